@@ -1,0 +1,1 @@
+"""rollout: a gRPC control plane for proposing, approving, running and rolling back deployments."""

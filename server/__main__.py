@@ -1,0 +1,18 @@
+"""`python -m server`: run the gRPC server (PostgreSQL and Redis from ROLLOUT_* settings)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from server.api.server import serve
+from server.config import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="rollout-server: %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(Settings.from_env()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The gRPC edge: servicer, proto <-> domain conversion, the error table, the server."""

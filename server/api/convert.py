@@ -1,0 +1,109 @@
+"""Domain values → protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from rollout.v1 import resources_pb2 as pb
+from server.domain.models import Deployment, Event, Instance, Release
+
+
+def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    if value:
+        message.update(value)
+    return message
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value)
+    return message
+
+
+def instance(value: Instance) -> pb.Instance:
+    return pb.Instance(
+        id=value.id,
+        name=value.name,
+        project=value.project,
+        environment=value.environment,
+        labels=value.labels,
+        kind=pb.Instance.Kind.Value(f"KIND_{value.kind.value}"),
+        replicas=value.replicas,
+        params=struct(value.params),
+        connections=value.connections,
+        version_constraint=value.version_constraint,
+        release_channel=value.release_channel,
+        bundle=value.bundle,
+        bundle_release_id=value.bundle_release_id or "",
+        version=value.version or "",
+        pinned=value.pinned,
+        active_deployment_id=value.active_deployment_id or "",
+        route_generation=value.route_generation,
+        secret_names=list(value.secret_names),
+        create_time=timestamp(value.create_time),
+        update_time=timestamp(value.update_time),
+    )
+
+
+def release(value: Release) -> pb.Release:
+    return pb.Release(
+        id=value.id,
+        bundle=value.bundle,
+        version=value.version,
+        release_channel=value.release_channel,
+        artifact_uri=value.artifact_uri,
+        state=pb.Release.State.Value(f"STATE_{value.state.value}"),
+        artifact_present=value.artifact_present,
+        schema_version=value.schema_version,
+        create_time=timestamp(value.create_time),
+    )
+
+
+def deployment(value: Deployment) -> pb.Deployment:
+    message = pb.Deployment(
+        id=value.id,
+        instance_id=value.instance_id,
+        action=pb.Deployment.Action.Value(f"ACTION_{value.action.value}"),
+        status=pb.Deployment.Status.Value(f"STATUS_{value.status.value}"),
+        params=struct(value.params),
+        md_metadata=struct(value.md_metadata),
+        connection_params=value.connection_params,
+        bundle_release_id=value.bundle_release_id or "",
+        version=value.version or "",
+        release_channel=value.release_channel or "",
+        message=value.message,
+        proposed_by=value.proposed_by,
+        decided_by=value.decided_by or "",
+        error=value.error,
+        reject_reason=value.reject_reason,
+        create_time=timestamp(value.create_time),
+        update_time=timestamp(value.update_time),
+        decide_time=timestamp(value.decide_time),
+    )
+    if value.rollback_of_id:
+        message.rollback_of.CopyFrom(pb.DeploymentRef(id=value.rollback_of_id, version=value.rollback_of_version or ""))
+    if value.plan is not None:
+        message.plan.CopyFrom(struct(value.plan))
+    return message
+
+
+def event(value: Event) -> pb.DeploymentEvent:
+    message = pb.DeploymentEvent(
+        deployment_id=value.deployment_id,
+        sequence=value.sequence,
+        type=pb.DeploymentEvent.Type.Value(f"TYPE_{value.type.value}"),
+        status=pb.Deployment.Status.Value(f"STATUS_{value.status.value}"),
+        message=value.message,
+        create_time=timestamp(value.create_time),
+        instance_id=value.instance_id,
+        instance_sequence=value.instance_sequence,
+    )
+    if value.progress_total:
+        message.progress.CopyFrom(pb.Progress(done=value.progress_done, total=value.progress_total))
+    return message

@@ -1,0 +1,253 @@
+"""Protobuf requests → validated use-case inputs. Every RPC validates before touching state (SPEC §8)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from rollout.v1 import resources_pb2 as pb
+from rollout.v1 import rollout_service_pb2 as api
+from server.app.instances import UPDATABLE, InstanceFields
+from server.app.releases import ReleaseFields
+from server.artifacts import supported
+from server.domain import validation
+from server.domain.models import Kind, ReleaseState
+from server.domain.semver import InvalidVersion, Version
+from server.domain.validation import Violations
+
+KINDS = {pb.Instance.KIND_STATIC: Kind.STATIC, pb.Instance.KIND_DYNAMIC: Kind.DYNAMIC}
+PUBLISHABLE_STATES = {
+    pb.Release.STATE_UNSPECIFIED: ReleaseState.READY,
+    pb.Release.STATE_READY: ReleaseState.READY,
+    pb.Release.STATE_FAILED: ReleaseState.FAILED,
+}
+DEFAULT_CHANNEL = "stable"
+
+
+def _json(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)  # type: ignore[no-any-return]
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _params(v: Violations, field: str, message: struct_pb2.Struct) -> dict[str, Any]:
+    if not _finite(_struct_values(message)):
+        v.add(field, "numbers must be finite (no NaN or Infinity)")
+        return {}
+    value = _json(message)
+    v.params(field, value)
+    return value
+
+
+def _struct_values(message: struct_pb2.Struct) -> Any:
+    # Read numbers without json_format, which would turn NaN into the string "NaN".
+    def walk(value: struct_pb2.Value) -> Any:
+        kind = value.WhichOneof("kind")
+        if kind == "number_value":
+            return value.number_value
+        if kind == "struct_value":
+            return {k: walk(x) for k, x in value.struct_value.fields.items()}
+        if kind == "list_value":
+            return [walk(x) for x in value.list_value.values]
+        return None
+
+    return {k: walk(x) for k, x in message.fields.items()}
+
+
+def organization(v: Violations, request: Any) -> None:
+    v.organization(request.organization_id)
+    if hasattr(request, "request_id"):
+        v.request_id(request.request_id)
+
+
+def named(request: Any, field: str = "id") -> None:
+    """Requests that name one resource: organization_id and a UUID id."""
+    v = Violations()
+    organization(v, request)
+    v.uuid(field, getattr(request, field))
+    v.check()
+
+
+def listing(request: Any, parent: str | None = None) -> None:
+    v = Violations()
+    organization(v, request)
+    if parent:
+        v.uuid(parent, getattr(request, parent))
+    v.page_size(request.page_size)
+    v.text("filter", request.filter, validation.MAX_FILTER)
+    v.text("order_by", request.order_by, 64)
+    v.text("page_token", request.page_token, 1024)
+    v.check()
+
+
+def create_instance(request: api.CreateInstanceRequest) -> InstanceFields:
+    v = Violations()
+    organization(v, request)
+    if not request.HasField("instance"):
+        v.add("instance", "required")
+        v.check()
+    i = request.instance
+    v.slug("instance.name", i.name)
+    v.slug("instance.project", i.project)
+    v.slug("instance.environment", i.environment)
+    v.slug("instance.bundle", i.bundle)
+    v.slug("instance.release_channel", i.release_channel, required=False)
+    kind = KINDS.get(i.kind)
+    if kind is None:
+        v.add("instance.kind", "must be KIND_STATIC or KIND_DYNAMIC")
+    v.replicas("instance.replicas", i.replicas, dynamic=kind is Kind.DYNAMIC)
+    v.labels("instance.labels", dict(i.labels))
+    v.connections("instance.connections", dict(i.connections))
+    v.version_constraint("instance.version_constraint", i.version_constraint)
+    params = _params(v, "instance.params", i.params)
+    v.check()
+    assert kind is not None
+    return InstanceFields(
+        name=i.name,
+        project=i.project,
+        environment=i.environment,
+        bundle=i.bundle,
+        kind=kind,
+        replicas=i.replicas,
+        labels=dict(i.labels),
+        params=params,
+        connections=dict(i.connections),
+        version_constraint=i.version_constraint.strip(),
+        release_channel=i.release_channel or DEFAULT_CHANNEL,
+    )
+
+
+def update_instance(request: api.UpdateInstanceRequest) -> dict[str, Any]:
+    v = Violations()
+    organization(v, request)
+    v.uuid("id", request.id)
+    paths = list(request.update_mask.paths)
+    if not paths:
+        v.add("update_mask", "required: name the fields to change")
+    for path in paths:
+        if path not in UPDATABLE:
+            v.add("update_mask", f"{path!r} cannot be updated; updatable: {', '.join(sorted(UPDATABLE))}")
+    v.check()
+    i = request.instance
+    changes: dict[str, Any] = {}
+    for path in paths:
+        field = f"instance.{path}"
+        if path in ("name", "project", "environment"):
+            v.slug(field, getattr(i, path))
+            changes[path] = getattr(i, path)
+        elif path == "release_channel":
+            v.slug(field, i.release_channel, required=False)
+            changes[path] = i.release_channel or DEFAULT_CHANNEL
+        elif path == "version_constraint":
+            v.version_constraint(field, i.version_constraint)
+            changes[path] = i.version_constraint.strip()
+        elif path == "labels":
+            v.labels(field, dict(i.labels))
+            changes[path] = dict(i.labels)
+        elif path == "connections":
+            v.connections(field, dict(i.connections))
+            changes[path] = dict(i.connections)
+        elif path == "params":
+            changes[path] = _params(v, field, i.params)
+        elif path == "replicas":
+            if i.replicas < 0 or i.replicas > 100:
+                v.add(field, "must be between 0 and 100")
+            changes[path] = i.replicas
+    v.check()
+    return changes
+
+
+def set_secrets(request: api.SetInstanceSecretsRequest) -> tuple[dict[str, str], list[str]]:
+    v = Violations()
+    organization(v, request)
+    v.uuid("id", request.id)
+    if not request.secrets and not request.remove_names:
+        v.add("secrets", "set at least one secret or name one in remove_names")
+    if len(request.secrets) > validation.MAX_SECRETS:
+        v.add("secrets", f"at most {validation.MAX_SECRETS} secrets")
+    for name, value in request.secrets.items():
+        if not validation.SLUG.match(name.lower().replace("_", "-")):
+            v.add(f"secrets[{name[:64]}]", "name must be 1-63 letters, digits, '_' or '-', starting with a letter")
+        elif len(value.encode()) > validation.MAX_SECRET_BYTES:
+            # The description never repeats the value.
+            v.add(f"secrets[{name}]", f"value must be at most {validation.MAX_SECRET_BYTES} bytes")
+    for index, name in enumerate(request.remove_names):
+        if name in request.secrets:
+            v.add(f"remove_names[{index}]", "cannot both set and remove the same secret")
+    v.check()
+    return dict(request.secrets), list(request.remove_names)
+
+
+def publish_release(request: api.PublishReleaseRequest) -> tuple[ReleaseFields, bytes | None]:
+    v = Violations()
+    organization(v, request)
+    if not request.HasField("release"):
+        v.add("release", "required")
+        v.check()
+    r = request.release
+    v.slug("release.bundle", r.bundle)
+    v.slug("release.release_channel", r.release_channel, required=False)
+    if not r.version:
+        v.add("release.version", "required")
+    else:
+        try:
+            Version.parse(r.version)
+        except InvalidVersion as exc:
+            v.add("release.version", str(exc))
+        if len(r.version) > 128:
+            v.add("release.version", "must be at most 128 characters")
+    state = PUBLISHABLE_STATES.get(r.state)
+    if state is None:
+        v.add("release.state", "must be STATE_READY (default) or STATE_FAILED when publishing")
+    if r.schema_version < 0:
+        v.add("release.schema_version", "must not be negative")
+    content: bytes | None = request.artifact_content or None
+    if r.artifact_uri and content is not None:
+        v.add("artifact_content", "give either artifact_content or release.artifact_uri, not both")
+    elif not r.artifact_uri and content is None:
+        v.add("release.artifact_uri", "required unless artifact_content is given")
+    elif r.artifact_uri:
+        v.text("release.artifact_uri", r.artifact_uri, 2048)
+        problem = supported(r.artifact_uri)
+        if problem:
+            v.add("release.artifact_uri", problem)
+    if content is not None and len(content) > validation.MAX_ARTIFACT_BYTES:
+        v.add("artifact_content", f"must be at most {validation.MAX_ARTIFACT_BYTES} bytes")
+    v.check()
+    assert state is not None
+    fields = ReleaseFields(
+        bundle=r.bundle,
+        version=r.version,
+        release_channel=r.release_channel or DEFAULT_CHANNEL,
+        artifact_uri=r.artifact_uri,
+        state=state,
+        schema_version=r.schema_version,
+    )
+    return fields, content
+
+
+def propose(request: api.ProposeDeploymentRequest) -> None:
+    v = Violations()
+    organization(v, request)
+    v.uuid("instance_id", request.instance_id)
+    v.uuid("bundle_release_id", request.bundle_release_id, required=False)
+    v.text("message", request.message)
+    v.check()
+
+
+def with_text(request: Any, field: str) -> None:
+    v = Violations()
+    organization(v, request)
+    v.uuid("id", request.id)
+    v.text(field, getattr(request, field))
+    v.check()

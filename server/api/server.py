@@ -1,0 +1,91 @@
+"""The grpc.aio server: create_server() for tests and main(), serve() for the process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from arq.connections import RedisSettings, create_pool
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from rollout.v1 import rollout_service_pb2, rollout_service_pb2_grpc
+from server.api.health import watch_backends
+from server.api.servicer import RolloutServicer
+from server.app.context import Services
+from server.app.queue import JobQueue
+from server.artifacts import LocalArtifactStore
+from server.config import Settings
+from server.store.db import create_engine
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Running:
+    server: grpc.aio.Server
+    port: int
+    services: Services
+    health: health.aio.HealthServicer
+    tasks: list[asyncio.Task[None]]
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.services.queue.redis.aclose()
+        await self.services.engine.dispose()
+
+
+async def create_services(settings: Settings) -> Services:
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    return Services(engine, LocalArtifactStore(settings.artifact_dir), JobQueue(redis, settings.queue_name))
+
+
+async def create_server(settings: Settings) -> Running:
+    """Builds and starts the server on settings.listen (port 0 picks a free port)."""
+    services = await create_services(settings)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    rollout_service_pb2_grpc.add_RolloutServiceServicer_to_server(RolloutServicer(services), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (
+        rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"].full_name,
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        raise SystemExit(f"rollout: cannot listen on {settings.listen}")
+    await server.start()
+    tasks = [asyncio.create_task(watch_backends(health_servicer, services))]
+    return Running(server, port, services, health_servicer, tasks)
+
+
+async def serve(settings: Settings) -> None:
+    running = await create_server(settings)
+    host = settings.listen.rsplit(":", 1)[0]
+    log.info("serving rollout.v1.RolloutService on %s:%d", host, running.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down (grace %.1fs)", settings.grace_seconds)
+    await running.stop(settings.grace_seconds)

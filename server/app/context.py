@@ -1,0 +1,26 @@
+"""Who is calling, and the shared clients every use case needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.app.queue import JobQueue
+from server.artifacts import ArtifactStore
+
+
+@dataclass(frozen=True)
+class Caller:
+    organization_id: str
+    principal_id: str = "anonymous"
+    principal_kind: str = "user"
+    request_id: str = ""
+    attribution: str = ""
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: AsyncEngine
+    artifacts: ArtifactStore
+    queue: JobQueue

@@ -1,0 +1,167 @@
+"""Deployment use cases on the control-plane side: propose, approve, reject, read, list."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.app.context import Caller, Services
+from server.app.releases import to_release
+from server.domain import listing
+from server.domain import releases as release_rules
+from server.domain import snapshot
+from server.domain.deployments import Transition, next_status
+from server.domain.errors import NotFound
+from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Release, Status
+from server.store import deployments as store
+from server.store import events
+from server.store import instances as instance_store
+from server.store import releases as release_store
+
+FILTER_RULES = {
+    "action": listing.FieldRule(frozenset({"="}), listing.enum_value("ACTION", frozenset(a.value for a in Action))),
+    "status": listing.FieldRule(frozenset({"="}), listing.enum_value("STATUS", frozenset(s.value for s in Status))),
+}
+
+
+def _deployment_not_found(deployment_id: str) -> NotFound:
+    return NotFound(f"deployment {deployment_id} not found")
+
+
+async def _instance(conn: AsyncConnection, caller: Caller, instance_id: str, lock: bool = False) -> Instance:
+    found = await instance_store.get(conn, caller.organization_id, instance_id, lock=lock)
+    if found is None:
+        raise NotFound(f"instance {instance_id} not found")
+    return found
+
+
+async def _release(svc: Services, conn: AsyncConnection, caller: Caller, release_id: str) -> Release:
+    row = await release_store.get(conn, caller.organization_id, release_id)
+    if row is None:
+        raise NotFound(f"release {release_id} not found")
+    return to_release(row, svc.artifacts)
+
+
+async def _effective_release(svc: Services, conn: AsyncConnection, caller: Caller, instance: Instance) -> Release:
+    """The pinned release if pinned, else the newest READY one within the constraint (SPEC §2)."""
+    if instance.pinned and instance.bundle_release_id:
+        release = await _release(svc, conn, caller, instance.bundle_release_id)
+        release_rules.check_deployable(release, instance.bundle)
+        return release
+    rows = await release_store.candidates(conn, caller.organization_id, instance.bundle, instance.release_channel)
+    return release_rules.newest_matching(instance, [to_release(r, svc.artifacts) for r in rows])
+
+
+async def _insert_proposal(
+    conn: AsyncConnection, caller: Caller, instance: Instance, action: Action, snap: snapshot.Snapshot | None, message: str
+) -> Deployment:
+    deployment = await store.insert(
+        conn,
+        {
+            "id": str(uuid.uuid4()),
+            "organization_id": caller.organization_id,
+            "instance_id": instance.id,
+            "action": action.value,
+            "status": Status.PROPOSED.value,
+            "params": snap.params if snap else {},
+            "md_metadata": snap.md_metadata if snap else snapshot.md_metadata(instance),
+            "connection_params": snap.connection_params if snap else {},
+            "bundle_release_id": snap.bundle_release_id if snap else None,
+            "version": snap.version if snap else None,
+            "release_channel": snap.release_channel if snap else None,
+            "message": message,
+            "proposed_by": caller.principal_id,
+        },
+    )
+    await events.append(
+        conn,
+        caller.organization_id,
+        deployment.id,
+        instance.id,
+        [NewEvent(EventType.PROPOSED, Status.PROPOSED, f"{action.value} proposed by {caller.principal_id}")],
+    )
+    return deployment
+
+
+async def propose(svc: Services, caller: Caller, instance_id: str, release_id: str, message: str) -> Deployment:
+    async with svc.engine.begin() as conn:
+        instance = await _instance(conn, caller, instance_id)
+        if release_id:
+            # One-shot: applied by this deployment only; the pointer does not move.
+            release = await _release(svc, conn, caller, release_id)
+            release_rules.check_deployable(release, instance.bundle)
+        else:
+            release = await _effective_release(svc, conn, caller, instance)
+        snap = snapshot.from_instance(instance, release)
+        return await _insert_proposal(
+            conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"
+        )
+
+
+async def decommission(svc: Services, caller: Caller, instance_id: str, message: str) -> Deployment:
+    async with svc.engine.begin() as conn:
+        instance = await _instance(conn, caller, instance_id)
+        return await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
+
+
+async def approve(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
+    async with svc.engine.begin() as conn:
+        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+        if current is None:
+            raise _deployment_not_found(deployment_id)
+        status = next_status(current.status, Transition.APPROVE)
+        approved = await store.approve(conn, deployment_id, caller.principal_id)
+        await events.append(
+            conn,
+            caller.organization_id,
+            deployment_id,
+            current.instance_id,
+            [NewEvent(EventType.APPROVED, status, f"approved by {caller.principal_id}")],
+        )
+    await svc.queue.enqueue_provision(deployment_id)
+    return approved
+
+
+async def reject(svc: Services, caller: Caller, deployment_id: str, reason: str) -> Deployment:
+    async with svc.engine.begin() as conn:
+        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+        if current is None:
+            raise _deployment_not_found(deployment_id)
+        status = next_status(current.status, Transition.REJECT)
+        rejected = await store.update(
+            conn,
+            deployment_id,
+            {"status": status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
+        )
+        detail = f"rejected by {caller.principal_id}" + (f": {reason}" if reason else "")
+        await events.append(
+            conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.REJECTED, status, detail)]
+        )
+        return rejected
+
+
+async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
+    async with svc.engine.connect() as conn:
+        found = await store.get(conn, caller.organization_id, deployment_id)
+    if found is None:
+        raise _deployment_not_found(deployment_id)
+    return found
+
+
+async def list_page(
+    svc: Services, caller: Caller, instance_id: str, filter_text: str, order_by: str, page_size: int, page_token: str
+) -> tuple[list[Deployment], str]:
+    terms = listing.parse_filter(filter_text, FILTER_RULES)
+    desc = listing.parse_order(order_by, default_desc=True)
+    fingerprint = listing.query_fingerprint("deployments", caller.organization_id, instance_id, terms, desc)
+    cursor = listing.decode_token(page_token, fingerprint)
+    limit = listing.page_size(page_size)
+    async with svc.engine.connect() as conn:
+        await _instance(conn, caller, instance_id)
+        rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)

@@ -1,0 +1,154 @@
+"""Instance use cases: create, read, list, update, secrets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.app.context import Caller, Services
+from server.domain import listing
+from server.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from server.domain.models import Instance, Kind
+from server.store import instances as store
+
+INSTANCE_EXISTS = "INSTANCE_EXISTS"
+
+FILTER_RULES = {
+    name: listing.FieldRule(frozenset({"="}), listing.plain) for name in ("project", "environment", "name", "bundle")
+}
+# Fields UpdateInstance may change; `kind` and `bundle` are fixed at creation.
+UPDATABLE = frozenset(
+    {"name", "project", "environment", "labels", "params", "connections", "version_constraint", "release_channel", "replicas"}
+)
+
+
+@dataclass(frozen=True)
+class InstanceFields:
+    name: str
+    project: str
+    environment: str
+    bundle: str
+    kind: Kind
+    replicas: int
+    labels: dict[str, str]
+    params: dict[str, Any]
+    connections: dict[str, str]
+    version_constraint: str
+    release_channel: str
+
+
+def _not_found(instance_id: str) -> NotFound:
+    return NotFound(f"instance {instance_id} not found")
+
+
+def _name_taken(exc: IntegrityError) -> bool:
+    return "uq_instances_name" in str(exc.orig)
+
+
+async def _check_connections(conn: AsyncConnection, caller: Caller, field: str, connections: dict[str, str]) -> None:
+    found = await store.exist(conn, caller.organization_id, list(connections.values()))
+    missing = [FieldViolation(f"{field}[{name}]", "no such instance") for name, target in connections.items() if target not in found]
+    if missing:
+        raise InvalidArgument(missing)
+
+
+async def create(svc: Services, caller: Caller, fields: InstanceFields) -> Instance:
+    try:
+        async with svc.engine.begin() as conn:
+            await _check_connections(conn, caller, "instance.connections", fields.connections)
+            return await store.insert(
+                conn,
+                {
+                    "id": str(uuid.uuid4()),
+                    "organization_id": caller.organization_id,
+                    "name": fields.name,
+                    "project": fields.project,
+                    "environment": fields.environment,
+                    "bundle": fields.bundle,
+                    "kind": fields.kind.value,
+                    "replicas": fields.replicas,
+                    "labels": fields.labels,
+                    "params": fields.params,
+                    "connections": fields.connections,
+                    "version_constraint": fields.version_constraint,
+                    "release_channel": fields.release_channel,
+                },
+            )
+    except IntegrityError as exc:
+        if _name_taken(exc):
+            raise AlreadyExists(
+                f"an instance named {fields.name!r} exists in {fields.project}/{fields.environment}", INSTANCE_EXISTS
+            ) from None
+        raise
+
+
+async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
+    async with svc.engine.connect() as conn:
+        found = await store.get(conn, caller.organization_id, instance_id)
+    if found is None:
+        raise _not_found(instance_id)
+    return found
+
+
+async def list_page(
+    svc: Services, caller: Caller, filter_text: str, order_by: str, page_size: int, page_token: str
+) -> tuple[list[Instance], str]:
+    terms = listing.parse_filter(filter_text, FILTER_RULES)
+    desc = listing.parse_order(order_by, default_desc=False)
+    fingerprint = listing.query_fingerprint("instances", caller.organization_id, terms, desc)
+    cursor = listing.decode_token(page_token, fingerprint)
+    limit = listing.page_size(page_size)
+    async with svc.engine.connect() as conn:
+        rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
+    return _page(rows, limit, fingerprint)
+
+
+def _page(rows: list[Instance], limit: int, fingerprint: str) -> tuple[list[Instance], str]:
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+
+
+async def update(svc: Services, caller: Caller, instance_id: str, changes: dict[str, Any]) -> Instance:
+    try:
+        async with svc.engine.begin() as conn:
+            current = await store.get(conn, caller.organization_id, instance_id, lock=True)
+            if current is None:
+                raise _not_found(instance_id)
+            if "connections" in changes:
+                await _check_connections(conn, caller, "instance.connections", changes["connections"])
+            if "replicas" in changes and current.kind is Kind.STATIC and changes["replicas"] != 0:
+                raise InvalidArgument([FieldViolation("instance.replicas", "must be 0 for a STATIC instance")])
+            values = dict(changes)
+            # SPEC §3: deliberately changing the constraint or channel ends the rollback pin.
+            if any(
+                name in changes and changes[name] != getattr(current, name)
+                for name in ("version_constraint", "release_channel")
+            ):
+                values.update(pinned=False, bundle_release_id=None, version=None)
+            await store.update(conn, instance_id, values)
+            updated = await store.get(conn, caller.organization_id, instance_id)
+            assert updated is not None
+            return updated
+    except IntegrityError as exc:
+        if _name_taken(exc):
+            raise AlreadyExists("that name is taken in the target project/environment", INSTANCE_EXISTS) from None
+        raise
+
+
+async def set_secrets(
+    svc: Services, caller: Caller, instance_id: str, secrets: dict[str, str], remove: list[str]
+) -> Instance:
+    async with svc.engine.begin() as conn:
+        current = await store.get(conn, caller.organization_id, instance_id, lock=True)
+        if current is None:
+            raise _not_found(instance_id)
+        await store.set_secrets(conn, instance_id, {k: v.encode() for k, v in secrets.items()}, remove)
+        updated = await store.get(conn, caller.organization_id, instance_id)
+        assert updated is not None
+        return updated

@@ -1,0 +1,136 @@
+"""Release use cases: publish, read, list, archive, delete the artifact."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from server.app.context import Caller, Services
+from server.artifacts import ArtifactStore
+from server.domain import listing
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
+from server.domain.models import Release, ReleaseState
+from server.domain.releases import RELEASE_NOT_READY
+from server.store import releases as store
+
+RELEASE_EXISTS = "RELEASE_EXISTS"
+ARTIFACT_EXTERNAL = "ARTIFACT_EXTERNAL"
+
+FILTER_RULES = {
+    "bundle": listing.FieldRule(frozenset({"="}), listing.plain),
+    "release_channel": listing.FieldRule(frozenset({"="}), listing.plain),
+    "version": listing.FieldRule(frozenset({"="}), listing.plain),
+    "state": listing.FieldRule(frozenset({"="}), listing.enum_value("STATE", frozenset(s.value for s in ReleaseState))),
+}
+
+
+@dataclass(frozen=True)
+class ReleaseFields:
+    bundle: str
+    version: str
+    release_channel: str
+    artifact_uri: str
+    state: ReleaseState
+    schema_version: int
+
+
+def to_release(row: Any, artifacts: ArtifactStore) -> Release:
+    return Release(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        bundle=row["bundle"],
+        version=row["version"],
+        release_channel=row["release_channel"],
+        artifact_uri=row["artifact_uri"],
+        state=ReleaseState(row["state"]),
+        artifact_present=not row["artifact_deleted"] and artifacts.exists(row["artifact_uri"]),
+        schema_version=row["schema_version"],
+        create_time=row["create_time"],
+    )
+
+
+async def publish(svc: Services, caller: Caller, fields: ReleaseFields, content: bytes | None) -> Release:
+    release_id = str(uuid.uuid4())
+    uri = fields.artifact_uri
+    if content is not None:
+        uri = svc.artifacts.put(caller.organization_id, release_id, content)
+    try:
+        async with svc.engine.begin() as conn:
+            row = await store.insert(
+                conn,
+                {
+                    "id": release_id,
+                    "organization_id": caller.organization_id,
+                    "bundle": fields.bundle,
+                    "version": fields.version,
+                    "release_channel": fields.release_channel,
+                    "artifact_uri": uri,
+                    "state": fields.state.value,
+                    "schema_version": fields.schema_version,
+                },
+            )
+            return to_release(row, svc.artifacts)
+    except BaseException as exc:
+        if content is not None:
+            svc.artifacts.delete(uri)
+        if isinstance(exc, IntegrityError) and "uq_releases_version" in str(exc.orig):
+            raise AlreadyExists(
+                f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS
+            ) from None
+        raise
+
+
+async def get(svc: Services, caller: Caller, release_id: str) -> Release:
+    async with svc.engine.connect() as conn:
+        row = await store.get(conn, caller.organization_id, release_id)
+    if row is None:
+        raise NotFound(f"release {release_id} not found")
+    return to_release(row, svc.artifacts)
+
+
+async def list_page(
+    svc: Services, caller: Caller, filter_text: str, order_by: str, page_size: int, page_token: str
+) -> tuple[list[Release], str]:
+    terms = listing.parse_filter(filter_text, FILTER_RULES)
+    desc = listing.parse_order(order_by, default_desc=True)
+    fingerprint = listing.query_fingerprint("releases", caller.organization_id, terms, desc)
+    cursor = listing.decode_token(page_token, fingerprint)
+    limit = listing.page_size(page_size)
+    async with svc.engine.connect() as conn:
+        rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
+    releases = [to_release(r, svc.artifacts) for r in rows]
+    if len(releases) <= limit:
+        return releases, ""
+    last = releases[limit - 1]
+    return releases[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+
+
+async def archive(svc: Services, caller: Caller, release_id: str) -> Release:
+    async with svc.engine.begin() as conn:
+        row = await store.get(conn, caller.organization_id, release_id, lock=True)
+        if row is None:
+            raise NotFound(f"release {release_id} not found")
+        if row["state"] == ReleaseState.FAILED.value:
+            raise FailedPrecondition(f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY)
+        if row["state"] != ReleaseState.ARCHIVED.value:
+            row = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
+        return to_release(row, svc.artifacts)
+
+
+async def delete_artifact(svc: Services, caller: Caller, release_id: str) -> Release:
+    async with svc.engine.begin() as conn:
+        row = await store.get(conn, caller.organization_id, release_id, lock=True)
+        if row is None:
+            raise NotFound(f"release {release_id} not found")
+        if not svc.artifacts.manages(row["artifact_uri"]):
+            raise FailedPrecondition(
+                f"the artifact {row['artifact_uri']} is external; the store does not delete it", ARTIFACT_EXTERNAL
+            )
+        if not row["artifact_deleted"]:
+            row = await store.update(conn, release_id, {"artifact_deleted": True})
+    # Deleted after the commit: a failed commit must not lose the artifact of a live release.
+    svc.artifacts.delete(row["artifact_uri"])
+    return to_release(row, svc.artifacts)

@@ -1,0 +1,163 @@
+"""Deployment use cases on the worker side (SPEC §4): claim, record progress, switch, fail, reap.
+
+The per-instance lock is the instance row (SELECT … FOR UPDATE) plus a unique
+index allowing one RUNNING deployment per instance. A worker holds a lease on
+the deployment it runs and renews it; the reaper fails deployments whose lease
+expired (their worker died). Every function re-reads state first, so running
+one twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.domain.deployments import Transition, next_status
+from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Status
+from server.store import deployments as store
+from server.store import events
+from server.store import instances as instance_store
+from server.store.tables import instances
+
+
+async def _lock_instance(conn: AsyncConnection, deployment: Deployment) -> Instance:
+    found = await instance_store.get(conn, deployment.organization_id, deployment.instance_id, lock=True)
+    assert found is not None, "deployments always reference an existing instance"
+    return found
+
+
+async def claim(engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float) -> Deployment | None:
+    """Start the instance's first PENDING deployment if nothing runs on it; None when there is nothing to do.
+
+    Approval order wins over the job that happens to arrive first, so the
+    deployment started may be another PENDING one of the same instance.
+    """
+    async with engine.begin() as conn:
+        wanted = await store.get_any_org(conn, deployment_id)
+        if wanted is None or wanted.status is not Status.PENDING:
+            return None
+        await _lock_instance(conn, wanted)
+        if await store.running_on(conn, wanted.instance_id):
+            return None  # The running one hands over to the next PENDING when it ends.
+        head_id = await store.first_pending(conn, wanted.instance_id)
+        if head_id is None:
+            return None
+        head = await store.get_any_org(conn, head_id)
+        assert head is not None
+        status = next_status(head.status, Transition.START)
+        started = await store.start(conn, head.id, owner, lease_seconds)
+        await events.append(
+            conn, head.organization_id, head.id, head.instance_id,
+            [NewEvent(EventType.STARTED, status, f"started by worker {owner}")],
+        )
+        return started
+
+
+async def record(
+    engine: AsyncEngine, deployment: Deployment, owner: str, lease_seconds: float, event: NewEvent
+) -> bool:
+    """Record a progress event while still holding the lease; False if the lease was lost."""
+    async with engine.begin() as conn:
+        current = await store.get_any_org(conn, deployment.id)
+        if current is None or current.status is not Status.RUNNING:
+            return False
+        if not await store.renew_lease(conn, deployment.id, owner, lease_seconds):
+            return False
+        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, [event])
+        return True
+
+
+async def renew(engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float) -> bool:
+    async with engine.begin() as conn:
+        return await store.renew_lease(conn, deployment_id, owner, lease_seconds)
+
+
+async def _holds_lease(conn: AsyncConnection, deployment_id: str, owner: str) -> bool:
+    row = (
+        await conn.execute(
+            sa.text("SELECT status, lease_owner FROM deployments WHERE id = :id FOR UPDATE"), {"id": deployment_id}
+        )
+    ).first()
+    return row is not None and row.status == Status.RUNNING.value and row.lease_owner == owner
+
+
+async def complete(engine: AsyncEngine, deployment: Deployment, owner: str) -> str | None:
+    """The switch (SPEC §4 step 4): one transaction makes the deployment active and COMPLETED.
+
+    Returns the next PENDING deployment of the instance to run, if any.
+    """
+    async with engine.begin() as conn:
+        instance = await _lock_instance(conn, deployment)
+        if not await _holds_lease(conn, deployment.id, owner):
+            return await store.first_pending(conn, deployment.instance_id)
+        switch: dict[str, object] = {
+            "active_deployment_id": deployment.id if deployment.action is Action.PROVISION else None,
+            "route_generation": instances.c.route_generation + 1,
+            "update_time": sa.func.now(),
+        }
+        await conn.execute(instances.update().where(instances.c.id == instance.id).values(**switch))
+        status = next_status(Status.RUNNING, Transition.COMPLETE)
+        await store.update(conn, deployment.id, {"status": status.value, "lease_owner": None, "lease_expires_at": None})
+        await events.append(
+            conn, deployment.organization_id, deployment.id, deployment.instance_id,
+            [
+                NewEvent(
+                    EventType.SWITCHED,
+                    Status.RUNNING,
+                    f"active deployment {instance.active_deployment_id or 'none'} → "
+                    f"{switch['active_deployment_id'] or 'none'}; route generation {instance.route_generation + 1}",
+                ),
+                NewEvent(EventType.COMPLETED, status, "completed"),
+            ],
+        )
+        return await store.first_pending(conn, deployment.instance_id)
+
+
+async def fail(engine: AsyncEngine, deployment: Deployment, owner: str | None, reason: str) -> str | None:
+    """Mark the deployment FAILED; the previously active deployment stays active.
+
+    `owner=None` is the reaper acting on an expired lease. Returns the next
+    PENDING deployment of the instance to run, if any.
+    """
+    async with engine.begin() as conn:
+        await _lock_instance(conn, deployment)
+        row = (
+            await conn.execute(
+                sa.text("SELECT status, lease_owner, lease_expires_at < now() AS expired FROM deployments WHERE id = :id FOR UPDATE"),
+                {"id": deployment.id},
+            )
+        ).first()
+        still_ours = row is not None and row.status == Status.RUNNING.value and (
+            row.lease_owner == owner if owner is not None else bool(row.expired)
+        )
+        if still_ours:
+            status = next_status(Status.RUNNING, Transition.FAIL)
+            await store.update(
+                conn, deployment.id, {"status": status.value, "error": reason, "lease_owner": None, "lease_expires_at": None}
+            )
+            await events.append(
+                conn, deployment.organization_id, deployment.id, deployment.instance_id,
+                [NewEvent(EventType.FAILED, status, reason)],
+            )
+        return await store.first_pending(conn, deployment.instance_id)
+
+
+async def reap_expired(engine: AsyncEngine) -> list[str]:
+    """Fail RUNNING deployments whose worker died; returns PENDING deployments to enqueue next."""
+    async with engine.connect() as conn:
+        expired = await store.expired_leases(conn)
+    follow_ups = []
+    for deployment_id, _ in expired:
+        async with engine.connect() as conn:
+            deployment = await store.get_any_org(conn, deployment_id)
+        if deployment is None:
+            continue
+        next_id = await fail(engine, deployment, None, "the worker running this deployment stopped (lease expired)")
+        if next_id:
+            follow_ups.append(next_id)
+    return follow_ups
+
+
+async def stalled(engine: AsyncEngine, older_than_seconds: float) -> list[str]:
+    async with engine.connect() as conn:
+        return await store.stalled_pending(conn, older_than_seconds)

@@ -1,0 +1,67 @@
+"""Settings: one frozen value built once in main() from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path(".rollout")
+    # arq polls Redis for jobs; this is the added pickup latency of every job (STYLE #6).
+    poll_delay: float = 0.005
+    # A RUNNING deployment whose worker stops renewing this lease is failed by the reaper.
+    lease_seconds: float = 15.0
+    # How often the sweeper re-enqueues stalled PENDING deployments and reaps expired leases.
+    sweep_seconds: int = 5
+    # A PENDING deployment older than this with no job is re-enqueued by the sweeper.
+    stall_seconds: float = 5.0
+    job_timeout_seconds: int = 3600
+    # Simulated driver: how long provisioning takes, unless a deployment's params say otherwise.
+    driver_delay_ms: int = 0
+    db_pool_size: int = 10
+    grace_seconds: float = 5.0
+    queue_name: str = "rollout:queue"
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        missing = [name for name in ("ROLLOUT_DATABASE_URL", "ROLLOUT_REDIS_URL") if not env.get(name)]
+        if missing:
+            raise SystemExit(f"rollout: set {' and '.join(missing)} (or use `make run`, which starts both)")
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SystemExit(f"rollout: {name}={raw!r} is not a number") from None
+
+        return cls(
+            database_url=env["ROLLOUT_DATABASE_URL"],
+            redis_url=env["ROLLOUT_REDIS_URL"],
+            listen=env.get("ROLLOUT_LISTEN") or DEFAULT_LISTEN,
+            data_dir=Path(env.get("ROLLOUT_DATA_DIR") or ".rollout"),
+            poll_delay=number("ROLLOUT_POLL_DELAY", cls.poll_delay),
+            lease_seconds=number("ROLLOUT_LEASE_SECONDS", cls.lease_seconds),
+            sweep_seconds=max(1, int(number("ROLLOUT_SWEEP_SECONDS", cls.sweep_seconds))),
+            stall_seconds=number("ROLLOUT_STALL_SECONDS", cls.stall_seconds),
+            job_timeout_seconds=int(number("ROLLOUT_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds)),
+            driver_delay_ms=int(number("ROLLOUT_DRIVER_DELAY_MS", cls.driver_delay_ms)),
+            db_pool_size=int(number("ROLLOUT_DB_POOL_SIZE", cls.db_pool_size)),
+            grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),
+            queue_name=env.get("ROLLOUT_QUEUE_NAME") or cls.queue_name,
+        )

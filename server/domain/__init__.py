@@ -1,0 +1,1 @@
+"""Pure rules of the product: no gRPC, SQL, Redis, clock or uuid generation here."""

@@ -1,0 +1,129 @@
+"""Filters (an AIP-160 subset), ordering and opaque page tokens (AIP-158) for List RPCs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from server.domain.errors import invalid
+
+DEFAULT_PAGE_SIZE = 50
+
+_TERM = re.compile(r'^\s*([a-z_]+)\s*(=|!=|>=|<=|>|<)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
+
+
+@dataclass(frozen=True)
+class Term:
+    field: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    ops: frozenset[str]
+    # Normalizes a raw value or raises ValueError with a message for the client.
+    normalize: Callable[[str], str]
+
+
+def enum_value(prefix: str, allowed: frozenset[str]) -> Callable[[str], str]:
+    """Accepts `COMPLETED` or `STATUS_COMPLETED` (any case); returns `COMPLETED`."""
+
+    def normalize(raw: str) -> str:
+        value = raw.upper()
+        if value.startswith(prefix + "_"):
+            value = value[len(prefix) + 1 :]
+        if value not in allowed:
+            raise ValueError(f"unknown value {raw!r}; expected one of {', '.join(sorted(allowed))}")
+        return value
+
+    return normalize
+
+
+def plain(raw: str) -> str:
+    return raw
+
+
+def timestamp(raw: str) -> str:
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an RFC 3339 timestamp") from None
+
+
+def parse_filter(text: str, rules: dict[str, FieldRule]) -> list[Term]:
+    """Parses `a = X AND b = Y`; raises InvalidArgument on field `filter`."""
+    if not text.strip():
+        return []
+    if len(text) > 1024:
+        raise invalid("filter", "must be at most 1024 characters")
+    terms = []
+    for part in re.split(r"\s+AND\s+", text.strip()):
+        match = _TERM.match(part)
+        if not match:
+            raise invalid("filter", f"cannot parse {part.strip()!r}; expected `field = value` terms joined by AND")
+        field, op, raw = match.groups()
+        if raw.startswith('"'):
+            raw = json.loads(raw)
+        rule = rules.get(field)
+        if rule is None:
+            raise invalid("filter", f"unknown field {field!r}; filterable: {', '.join(sorted(rules))}")
+        if op not in rule.ops:
+            raise invalid("filter", f"operator {op!r} is not supported for {field!r}")
+        try:
+            terms.append(Term(field, op, rule.normalize(raw)))
+        except ValueError as exc:
+            raise invalid("filter", f"{field}: {exc}") from None
+    return terms
+
+
+def parse_order(text: str, default_desc: bool) -> bool:
+    """Only `create_time [asc|desc]` is orderable; returns True for descending."""
+    words = text.lower().split()
+    if not words:
+        return default_desc
+    if words[0] != "create_time" or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
+        raise invalid("order_by", "must be `create_time asc` or `create_time desc`")
+    return len(words) == 2 and words[1] == "desc"
+
+
+def page_size(value: int) -> int:
+    return value or DEFAULT_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after the last row of a page: keyset (create_time, id)."""
+
+    create_time: datetime
+    id: str
+
+
+def query_fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def encode_token(cursor: Cursor, fingerprint: str) -> str:
+    payload = {"t": cursor.create_time.isoformat(), "i": cursor.id, "q": fingerprint}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, fingerprint: str) -> Cursor | None:
+    """The cursor in `token`; InvalidArgument if it is malformed or from another query."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(payload["i"]))
+        same_query = payload["q"] == fingerprint
+    except (ValueError, KeyError, TypeError):
+        raise invalid("page_token", "is not a token returned by this list call") from None
+    if not same_query:
+        raise invalid("page_token", "belongs to a different filter, order or parent")
+    return cursor

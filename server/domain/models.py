@@ -1,0 +1,141 @@
+"""The resources as plain values. Storage and the API convert to and from these."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class Kind(enum.StrEnum):
+    STATIC = "STATIC"
+    DYNAMIC = "DYNAMIC"
+
+
+class ReleaseState(enum.StrEnum):
+    READY = "READY"
+    FAILED = "FAILED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Action(enum.StrEnum):
+    PROVISION = "PROVISION"
+    DECOMMISSION = "DECOMMISSION"
+
+
+class Status(enum.StrEnum):
+    PROPOSED = "PROPOSED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+
+
+class EventType(enum.StrEnum):
+    PROPOSED = "PROPOSED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    STARTED = "STARTED"
+    ARTIFACT_VERIFIED = "ARTIFACT_VERIFIED"
+    PROVISIONED = "PROVISIONED"
+    RUNTIME_PROGRESS = "RUNTIME_PROGRESS"
+    SWITCHED = "SWITCHED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    PLAN_STARTED = "PLAN_STARTED"
+    PLANNED = "PLANNED"
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    organization_id: str
+    name: str
+    project: str
+    environment: str
+    bundle: str
+    kind: Kind
+    replicas: int
+    labels: dict[str, str]
+    params: JSON
+    connections: dict[str, str]
+    version_constraint: str
+    release_channel: str
+    bundle_release_id: str | None
+    version: str | None
+    pinned: bool
+    active_deployment_id: str | None
+    route_generation: int
+    secret_names: tuple[str, ...]
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    organization_id: str
+    bundle: str
+    version: str
+    release_channel: str
+    artifact_uri: str
+    state: ReleaseState
+    artifact_present: bool
+    schema_version: int
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    organization_id: str
+    instance_id: str
+    action: Action
+    status: Status
+    params: JSON
+    md_metadata: JSON
+    connection_params: dict[str, str]
+    bundle_release_id: str | None
+    version: str | None
+    release_channel: str | None
+    message: str
+    rollback_of_id: str | None
+    rollback_of_version: str | None
+    plan: JSON | None
+    proposed_by: str
+    decided_by: str | None
+    decide_time: datetime | None
+    reject_reason: str
+    error: str
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    deployment_id: str
+    instance_id: str
+    sequence: int
+    instance_sequence: int
+    type: EventType
+    status: Status
+    message: str
+    progress_done: int
+    progress_total: int
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record; storage assigns its sequences and time."""
+
+    type: EventType
+    status: Status
+    message: str
+    progress_done: int = 0
+    progress_total: int = 0
+    extra: JSON = field(default_factory=dict)

@@ -1,0 +1,51 @@
+"""Which release a proposal deploys (SPEC §2 ProposeDeployment, §3 pinning)."""
+
+from __future__ import annotations
+
+from server.domain.errors import FailedPrecondition
+from server.domain.models import Instance, Release, ReleaseState
+from server.domain.semver import Constraint, InvalidVersion, Version
+
+NO_MATCHING_RELEASE = "NO_MATCHING_RELEASE"
+RELEASE_NOT_READY = "RELEASE_NOT_READY"
+ARTIFACT_GONE = "ARTIFACT_GONE"
+RELEASE_BUNDLE_MISMATCH = "RELEASE_BUNDLE_MISMATCH"
+
+
+def newest_matching(instance: Instance, candidates: list[Release]) -> Release:
+    """The newest READY release of the instance's bundle and channel within its constraint."""
+    constraint = Constraint.parse(instance.version_constraint)
+    best: tuple[Version, Release] | None = None
+    for release in candidates:
+        if release.bundle != instance.bundle or release.release_channel != instance.release_channel:
+            continue
+        if release.state is not ReleaseState.READY or not release.artifact_present:
+            continue
+        try:
+            version = Version.parse(release.version)
+        except InvalidVersion:
+            continue
+        if constraint.allows(version) and (best is None or version > best[0]):
+            best = (version, release)
+    if best is None:
+        raise FailedPrecondition(
+            f"no READY release of bundle {instance.bundle!r} on channel {instance.release_channel!r} "
+            f"satisfies {instance.version_constraint or '*'!r}",
+            NO_MATCHING_RELEASE,
+        )
+    return best[1]
+
+
+def check_deployable(release: Release, bundle: str) -> None:
+    """A release named explicitly (one-shot, pinned, or a rollback source) must still be usable."""
+    if release.bundle != bundle:
+        raise FailedPrecondition(
+            f"release {release.id} belongs to bundle {release.bundle!r}, the instance runs {bundle!r}",
+            RELEASE_BUNDLE_MISMATCH,
+        )
+    if release.state is ReleaseState.FAILED:
+        raise FailedPrecondition(f"release {release.id} (v{release.version}) is FAILED", RELEASE_NOT_READY)
+    if not release.artifact_present:
+        raise FailedPrecondition(
+            f"the artifact of release {release.id} (v{release.version}) is gone from storage", ARTIFACT_GONE
+        )

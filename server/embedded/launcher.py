@@ -1,0 +1,190 @@
+"""`make run`: PostgreSQL, Valkey, migrations, the gRPC server and the worker in one command.
+
+Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
+used as they are; the missing ones are started from the wheels with their
+data under ROLLOUT_DATA_DIR (default ./.rollout).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+
+from .postgres import EmbeddedPostgres
+from .valkey import EmbeddedValkey
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def main() -> int:
+    """Run the dev stack until Ctrl-C or SIGTERM; return the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="rollout: %(message)s", stream=sys.stderr)
+    data_root = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout").absolute()
+    env = dict(os.environ)
+    services = ExitStack()
+    try:
+        with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
+            _start_services(services, data_root, env)
+            if _migrate(env) != 0:
+                return 1
+            _print_banner(env)
+            return run_stack({"server": [sys.executable, "-m", "server"],
+                              "worker": [sys.executable, "-m", "workers"]}, env)
+    except KeyboardInterrupt:
+        log.info("interrupted; stopping")
+        return 0
+    finally:
+        # The rest is bounded by timeouts; a second Ctrl-C must not leave a server behind.
+        with _ignoring(*_STOP_SIGNALS):
+            services.close()
+            log.info("stopped")
+
+
+def run_stack(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | None = None,
+              *, stop_timeout: float = 10.0) -> int:
+    """Run `commands` (name -> argv) until SIGINT/SIGTERM/SIGHUP arrives or one of them exits.
+
+    Then SIGTERM every child's process group, SIGKILL what is still there after
+    `stop_timeout` seconds, and return 0 for a requested stop, 1 if a child
+    exited on its own. Must be called from the main thread.
+    """
+    # Signal numbers land in a pipe, so one blocking read waits for both a
+    # stop request and a child's exit (SIGCHLD) without polling.
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = {sig: signal.signal(sig, _record) for sig in (*_STOP_SIGNALS, signal.SIGCHLD)}
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, argv in commands.items():
+            # Own session each: the terminal's Ctrl-C goes to us alone, and we stop them in order.
+            children[name] = subprocess.Popen(list(argv), env=env, start_new_session=True)
+            log.info("started %s (pid %d)", name, children[name].pid)
+        return _wait_for_stop(read_fd, children)
+    finally:
+        _terminate(children, stop_timeout)
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def _start_services(services: ExitStack, data_root: Path, env: dict[str, str]) -> None:
+    """Start whatever `env` doesn't already point at, and put its URL into `env`."""
+    if env.get("ROLLOUT_DATABASE_URL"):
+        log.info("postgres  using ROLLOUT_DATABASE_URL")
+    else:
+        postgres = services.enter_context(EmbeddedPostgres(data_root / "postgres"))
+        env["ROLLOUT_DATABASE_URL"] = postgres.url
+        log.info("postgres  %s  (data: %s)", postgres.url, postgres.data_dir)
+    if env.get("ROLLOUT_REDIS_URL"):
+        log.info("valkey    using ROLLOUT_REDIS_URL")
+    else:
+        valkey = services.enter_context(EmbeddedValkey(data_root / "valkey"))
+        env["ROLLOUT_REDIS_URL"] = valkey.url
+        log.info("valkey    %s  (data: %s)", valkey.url, valkey.data_dir)
+
+
+def _migrate(env: Mapping[str, str]) -> int:
+    started = time.monotonic()
+    code = subprocess.run([sys.executable, "-m", "server.migrate"], env=env, check=False).returncode
+    if code != 0:
+        log.error("migrations failed with code %d; stopping", code)
+    else:
+        log.info("migrations applied in %.1fs", time.monotonic() - started)
+    return code
+
+
+def _print_banner(env: Mapping[str, str]) -> None:
+    listen = env.get("ROLLOUT_LISTEN") or DEFAULT_LISTEN
+    host, _, port = listen.rpartition(":")
+    target = f"127.0.0.1:{port}" if host in ("", "0.0.0.0", "[::]") else listen
+    log.info("gRPC      %s", listen)
+    log.info("try       %s -plaintext %s list", _grpcurl(), target)
+    log.info("Ctrl-C stops everything")
+
+
+def _grpcurl() -> str:
+    beside_python = Path(sys.executable).parent / "grpcurl"
+    if beside_python.exists():
+        try:
+            return str(beside_python.relative_to(Path.cwd()))
+        except ValueError:
+            return str(beside_python)
+    return shutil.which("grpcurl") or ".venv/bin/grpcurl"
+
+
+def _wait_for_stop(read_fd: int, children: Mapping[str, subprocess.Popen[bytes]]) -> int:
+    while True:
+        for name, proc in children.items():
+            if proc.poll() is not None:
+                log.error("%s exited unexpectedly with code %d; stopping everything", name, proc.returncode)
+                return 1
+        received = set(os.read(read_fd, 64))
+        stops = [sig for sig in _STOP_SIGNALS if sig in received]
+        if stops:
+            log.info("got %s; stopping", stops[0].name)
+            return 0
+
+
+def _terminate(children: Mapping[str, subprocess.Popen[bytes]], timeout: float) -> None:
+    for proc in children.values():
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for name, proc in children.items():
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0fs; killing it", name, timeout)
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # The whole group, so helpers the child spawned stop with it.
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    """Does nothing: the wakeup fd has already recorded the signal."""
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _interrupt_on(*signals: signal.Signals) -> Iterator[None]:
+    """Turn `signals` into KeyboardInterrupt, so they unwind like Ctrl-C."""
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _ignoring(*signals: signal.Signals) -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,1 @@
+"""PostgreSQL: table definitions, the engine, and the queries of each resource."""

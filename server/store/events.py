@@ -1,0 +1,124 @@
+"""Durable, ordered deployment events, and their live notification.
+
+Events are written in the same transaction as the state change they describe.
+Each one gets the next `sequence` of its deployment and the next
+`instance_sequence` of its instance (counters on those rows, so there are no
+gaps), and is announced with pg_notify on the `rollout_events` channel: NOTIFY
+is delivered only on commit, so a watcher never sees an event that was rolled
+back. See docs/adr/004-event-fan-out.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.models import Event, EventType, NewEvent, Status
+from server.store.tables import deployment_events
+
+CHANNEL = "rollout_events"
+MAX_MESSAGE = 1000
+
+_APPEND = sa.text(
+    """
+    WITH d AS (
+        UPDATE deployments SET event_seq = event_seq + :n WHERE id = :deployment_id RETURNING event_seq
+    ), i AS (
+        UPDATE instances SET event_seq = event_seq + :n WHERE id = :instance_id RETURNING event_seq
+    ), rows AS (
+        INSERT INTO deployment_events (deployment_id, sequence, organization_id, instance_id,
+                                       instance_sequence, type, status, message, progress_done, progress_total)
+        SELECT CAST(:deployment_id AS uuid), d.event_seq - :n + e.ord, :organization_id, CAST(:instance_id AS uuid),
+               i.event_seq - :n + e.ord, e.type, e.status, e.message, e.done, e.total
+        FROM d, i, unnest(CAST(:types AS text[]), CAST(:statuses AS text[]), CAST(:messages AS text[]),
+                          CAST(:dones AS int[]), CAST(:totals AS int[]))
+                   WITH ORDINALITY AS e(type, status, message, done, total, ord)
+        RETURNING *
+    )
+    SELECT rows.*, pg_notify(:channel, json_build_object(
+        'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
+        's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
+        'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
+        'ct', rows.create_time)::text) AS notified
+    FROM rows ORDER BY rows.sequence
+    """
+)
+
+
+def to_event(m: Any) -> Event:
+    return Event(
+        deployment_id=str(m["deployment_id"]),
+        instance_id=str(m["instance_id"]),
+        sequence=m["sequence"],
+        instance_sequence=m["instance_sequence"],
+        type=EventType(m["type"]),
+        status=Status(m["status"]),
+        message=m["message"],
+        progress_done=m["progress_done"],
+        progress_total=m["progress_total"],
+        create_time=m["create_time"],
+    )
+
+
+async def append(
+    conn: AsyncConnection, organization_id: str, deployment_id: str, instance_id: str, events: list[NewEvent]
+) -> list[Event]:
+    rows = await conn.execute(
+        _APPEND,
+        {
+            "n": len(events),
+            "deployment_id": deployment_id,
+            "instance_id": instance_id,
+            "organization_id": organization_id,
+            "types": [e.type.value for e in events],
+            "statuses": [e.status.value for e in events],
+            "messages": [e.message[:MAX_MESSAGE] for e in events],
+            "dones": [e.progress_done for e in events],
+            "totals": [e.progress_total for e in events],
+            "channel": CHANNEL,
+        },
+    )
+    return [to_event(r._mapping) for r in rows]
+
+
+async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = 1000) -> list[Event]:
+    rows = await conn.execute(
+        sa.select(deployment_events)
+        .where(deployment_events.c.deployment_id == deployment_id, deployment_events.c.sequence > sequence)
+        .order_by(deployment_events.c.sequence)
+        .limit(limit)
+    )
+    return [to_event(r._mapping) for r in rows]
+
+
+async def after_on_instance(conn: AsyncConnection, instance_id: str, sequence: int, limit: int = 1000) -> list[Event]:
+    rows = await conn.execute(
+        sa.select(deployment_events)
+        .where(deployment_events.c.instance_id == instance_id, deployment_events.c.instance_sequence > sequence)
+        .order_by(deployment_events.c.instance_sequence)
+        .limit(limit)
+    )
+    return [to_event(r._mapping) for r in rows]
+
+
+def from_notification(payload: str) -> tuple[str, Event]:
+    """(organization id, event) from a `rollout_events` notification."""
+    m = json.loads(payload)
+    from datetime import datetime
+
+    event = Event(
+        deployment_id=m["d"],
+        instance_id=m["i"],
+        sequence=m["s"],
+        instance_sequence=m["is"],
+        type=EventType(m["t"]),
+        status=Status(m["st"]),
+        message=m["m"],
+        progress_done=m["pd"],
+        progress_total=m["pt"],
+        create_time=datetime.fromisoformat(m["ct"]),
+    )
+    return m["o"], event

@@ -1,0 +1,116 @@
+"""Queries on instances and their secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.listing import Cursor, Term
+from server.domain.models import Instance, Kind
+from server.store.tables import instance_secrets, instances
+
+_secret_names = (
+    sa.select(sa.func.coalesce(sa.func.array_agg(sa.text("s.name ORDER BY s.name")), sa.text("'{}'::text[]")))
+    .select_from(instance_secrets.alias("s"))
+    .where(sa.text("s.instance_id = instances.id"))
+    .scalar_subquery()
+    .label("secret_names")
+)
+
+
+def to_instance(row: sa.Row[Any]) -> Instance:
+    m = row._mapping
+    return Instance(
+        id=m["id"],
+        organization_id=m["organization_id"],
+        name=m["name"],
+        project=m["project"],
+        environment=m["environment"],
+        bundle=m["bundle"],
+        kind=Kind(m["kind"]),
+        replicas=m["replicas"],
+        labels=m["labels"],
+        params=m["params"],
+        connections=m["connections"],
+        version_constraint=m["version_constraint"],
+        release_channel=m["release_channel"],
+        bundle_release_id=m["bundle_release_id"],
+        version=m["version"],
+        pinned=m["pinned"],
+        active_deployment_id=m["active_deployment_id"],
+        route_generation=m["route_generation"],
+        secret_names=tuple(m["secret_names"] or ()),
+        create_time=m["create_time"],
+        update_time=m["update_time"],
+    )
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Instance:
+    await conn.execute(instances.insert().values(**values))
+    found = await get(conn, values["organization_id"], values["id"])
+    assert found is not None
+    return found
+
+
+async def get(conn: AsyncConnection, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
+    query = sa.select(instances, _secret_names).where(
+        instances.c.id == instance_id, instances.c.organization_id == organization_id
+    )
+    if lock:
+        # Only the instance row: the secret names subquery needs no lock.
+        query = query.with_for_update(of=instances)
+    row = (await conn.execute(query)).first()
+    return to_instance(row) if row else None
+
+
+async def exist(conn: AsyncConnection, organization_id: str, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = await conn.execute(
+        sa.select(instances.c.id).where(instances.c.organization_id == organization_id, instances.c.id.in_(ids))
+    )
+    return {r.id for r in rows}
+
+
+async def list_page(
+    conn: AsyncConnection, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
+) -> list[Instance]:
+    query = sa.select(instances, _secret_names).where(instances.c.organization_id == organization_id)
+    for term in terms:
+        query = query.where(instances.c[term.field] == term.value)
+    key = sa.tuple_(instances.c.create_time, instances.c.id)
+    if after is not None:
+        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
+    order = [instances.c.create_time.desc(), instances.c.id.desc()] if desc else [instances.c.create_time, instances.c.id]
+    rows = await conn.execute(query.order_by(*order).limit(limit))
+    return [to_instance(r) for r in rows]
+
+
+async def update(conn: AsyncConnection, instance_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(
+        instances.update().where(instances.c.id == instance_id).values(**values, update_time=sa.func.now())
+    )
+
+
+async def set_secrets(conn: AsyncConnection, instance_id: str, secrets: dict[str, bytes], remove: list[str]) -> None:
+    if remove:
+        await conn.execute(
+            instance_secrets.delete().where(
+                instance_secrets.c.instance_id == instance_id, instance_secrets.c.name.in_(remove)
+            )
+        )
+    if secrets:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(instance_secrets).values(
+            [{"instance_id": instance_id, "name": k, "value": v} for k, v in secrets.items()]
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[instance_secrets.c.instance_id, instance_secrets.c.name],
+                set_={"value": stmt.excluded.value, "update_time": sa.func.now()},
+            )
+        )
+    await update(conn, instance_id, {})

@@ -1,0 +1,59 @@
+"""Queries on releases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.listing import Cursor, Term
+from server.store.tables import releases
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> sa.RowMapping:
+    row = (await conn.execute(releases.insert().values(**values).returning(releases))).one()
+    return row._mapping
+
+
+async def get(conn: AsyncConnection, organization_id: str, release_id: str, lock: bool = False) -> sa.RowMapping | None:
+    query = sa.select(releases).where(releases.c.id == release_id, releases.c.organization_id == organization_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return row._mapping if row else None
+
+
+async def candidates(conn: AsyncConnection, organization_id: str, bundle: str, channel: str) -> list[sa.RowMapping]:
+    """READY releases a version constraint may choose from."""
+    rows = await conn.execute(
+        sa.select(releases).where(
+            releases.c.organization_id == organization_id,
+            releases.c.bundle == bundle,
+            releases.c.release_channel == channel,
+            releases.c.state == "READY",
+            releases.c.artifact_deleted.is_(False),
+        )
+    )
+    return [r._mapping for r in rows]
+
+
+async def list_page(
+    conn: AsyncConnection, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
+) -> list[sa.RowMapping]:
+    query = sa.select(releases).where(releases.c.organization_id == organization_id)
+    for term in terms:
+        query = query.where(releases.c[term.field] == term.value)
+    key = sa.tuple_(releases.c.create_time, releases.c.id)
+    if after is not None:
+        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
+    order = [releases.c.create_time.desc(), releases.c.id.desc()] if desc else [releases.c.create_time, releases.c.id]
+    rows = await conn.execute(query.order_by(*order).limit(limit))
+    return [r._mapping for r in rows]
+
+
+async def update(conn: AsyncConnection, release_id: str, values: dict[str, Any]) -> sa.RowMapping:
+    row = (
+        await conn.execute(releases.update().where(releases.c.id == release_id).values(**values).returning(releases))
+    ).one()
+    return row._mapping

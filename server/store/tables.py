@@ -1,0 +1,145 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in migrations/ create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NOW = sa.text("now()")
+
+
+def _times() -> list[sa.Column[object]]:
+    return [
+        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+        sa.Column("update_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    ]
+
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("project", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("bundle", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("replicas", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("labels", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("params", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("connections", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("version_constraint", sa.Text, nullable=False, server_default=""),
+    sa.Column("release_channel", sa.Text, nullable=False, server_default="stable"),
+    # The release pointer (SPEC §3): set only by approving a rollback.
+    sa.Column("bundle_release_id", UUID(as_uuid=False), nullable=True),
+    sa.Column("version", sa.Text, nullable=True),
+    sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("active_deployment_id", UUID(as_uuid=False), nullable=True),
+    sa.Column("route_generation", sa.BigInteger, nullable=False, server_default="0"),
+    # Last `instance_sequence` given to an event of this instance's deployments.
+    sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
+    *_times(),
+    sa.UniqueConstraint("organization_id", "project", "environment", "name", name="uq_instances_name"),
+    sa.Index("ix_instances_org_created", "organization_id", "create_time", "id"),
+)
+
+instance_secrets = sa.Table(
+    "instance_secrets",
+    metadata,
+    sa.Column("instance_id", UUID(as_uuid=False), sa.ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("bundle", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("release_channel", sa.Text, nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False, server_default="0"),
+    # Set by DeleteReleaseArtifact; presence is also checked in the store itself.
+    sa.Column("artifact_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.UniqueConstraint("organization_id", "bundle", "version", name="uq_releases_version"),
+    sa.Index("ix_releases_org_created", "organization_id", "create_time", "id"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("instance_id", UUID(as_uuid=False), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("params", JSONB, nullable=False),
+    sa.Column("md_metadata", JSONB, nullable=False),
+    sa.Column("connection_params", JSONB, nullable=False),
+    sa.Column("bundle_release_id", UUID(as_uuid=False), sa.ForeignKey("releases.id"), nullable=True),
+    sa.Column("version", sa.Text, nullable=True),
+    sa.Column("release_channel", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("rollback_of_id", UUID(as_uuid=False), nullable=True),
+    sa.Column("rollback_of_version", sa.Text, nullable=True),
+    sa.Column("plan", JSONB, nullable=True),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decide_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reject_reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    # Last `sequence` given to one of this deployment's events.
+    sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # Approval order: PENDING deployments of an instance run in this order.
+    sa.Column("approve_order", sa.BigInteger, nullable=True),
+    # The worker running it holds a lease it renews; an expired lease means the worker died.
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+    *_times(),
+    sa.Index("ix_deployments_instance_created", "instance_id", "create_time", "id"),
+    sa.Index("ix_deployments_last_good", "instance_id", "action", "status", "create_time"),
+    # The per-instance lock of SPEC §4, enforced by the database itself.
+    sa.Index(
+        "uq_deployments_one_running",
+        "instance_id",
+        unique=True,
+        postgresql_where=sa.text("status = 'RUNNING'"),
+    ),
+    sa.Index("ix_deployments_pending", "instance_id", "approve_order", postgresql_where=sa.text("status = 'PENDING'")),
+    sa.Index("ix_deployments_running_lease", "lease_expires_at", postgresql_where=sa.text("status = 'RUNNING'")),
+)
+
+approve_order = sa.Sequence("deployment_approve_order", metadata=metadata)
+
+deployment_events = sa.Table(
+    "deployment_events",
+    metadata,
+    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("instance_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("instance_sequence", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("progress_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.UniqueConstraint("instance_id", "instance_sequence", name="uq_deployment_events_instance_seq"),
+)

@@ -1,0 +1,90 @@
+"""The provision job (SPEC §4): lock, RUNNING, re-check the artifact, provision, switch.
+
+It takes ids, re-reads state, and does nothing if its work is already done,
+so arq may run it more than once. After a deployment ends, the same job goes
+on with the instance's next PENDING deployment, in approval order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from server.app import runs
+from server.app.context import Services
+from server.app.releases import to_release
+from server.config import Settings
+from server.domain.models import Action, Deployment, EventType, NewEvent, Status
+from server.store import releases as release_store
+from workers.driver import Driver, DriverError
+
+log = logging.getLogger(__name__)
+
+
+async def provision_deployment(ctx: dict[str, Any], deployment_id: str) -> None:
+    svc: Services = ctx["services"]
+    settings: Settings = ctx["settings"]
+    owner = f"{ctx['worker_id']}:{ctx.get('job_id', '')}"
+    next_id: str | None = deployment_id
+    while next_id:
+        deployment = await runs.claim(svc.engine, next_id, owner, settings.lease_seconds)
+        if deployment is None:
+            return
+        next_id = await _run(svc, ctx["driver"], settings, deployment, owner)
+
+
+async def _run(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> str | None:
+    heartbeat = asyncio.create_task(_keep_lease(svc, settings, deployment.id, owner))
+    try:
+        await _steps(svc, driver, settings, deployment, owner)
+    except DriverError as exc:
+        return await runs.fail(svc.engine, deployment, owner, str(exc))
+    except asyncio.CancelledError:
+        # Worker shutdown or job timeout: say so now rather than leave it to the reaper.
+        await asyncio.shield(runs.fail(svc.engine, deployment, owner, "interrupted: the worker stopped mid-run"))
+        raise
+    except Exception:
+        log.exception("deployment %s failed unexpectedly", deployment.id)
+        return await runs.fail(svc.engine, deployment, owner, "internal error in the worker; see worker logs")
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    return await runs.complete(svc.engine, deployment, owner)
+
+
+async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> None:
+    async def progress(type_: EventType, message: str) -> None:
+        if not await runs.record(svc.engine, deployment, owner, settings.lease_seconds, NewEvent(type_, Status.RUNNING, message)):
+            raise DriverError("lost the lease on this deployment")
+
+    if deployment.action is Action.DECOMMISSION:
+        await driver.decommission(deployment)
+        await progress(EventType.PROVISIONED, "decommissioned")
+        return
+    await _recheck_artifact(svc, deployment)
+    await progress(EventType.ARTIFACT_VERIFIED, f"artifact of v{deployment.version} is present")
+    await driver.provision(deployment)
+    await progress(EventType.PROVISIONED, f"provisioned v{deployment.version}")
+
+
+async def _recheck_artifact(svc: Services, deployment: Deployment) -> None:
+    """The artifact may have been deleted since the proposal (SPEC §4 step 2)."""
+    if deployment.bundle_release_id is None:
+        return
+    async with svc.engine.connect() as conn:
+        row = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
+    if row is None or not to_release(row, svc.artifacts).artifact_present:
+        raise DriverError(f"ARTIFACT_GONE: the artifact of release v{deployment.version} is gone from storage")
+
+
+async def _keep_lease(svc: Services, settings: Settings, deployment_id: str, owner: str) -> None:
+    while True:
+        await asyncio.sleep(settings.lease_seconds / 3)
+        try:
+            if not await runs.renew(svc.engine, deployment_id, owner, settings.lease_seconds):
+                return
+        except Exception:  # A missed renewal is retried; the lease outlives two misses.
+            log.warning("lease renewal of %s failed", deployment_id, exc_info=True)

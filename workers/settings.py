@@ -1,0 +1,62 @@
+"""arq worker configuration, built from Settings (no settings object at import time)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings, create_pool
+from arq.worker import func
+
+from server.app.context import Services
+from server.app.queue import PROVISION_JOB, JobQueue
+from server.artifacts import LocalArtifactStore
+from server.config import Settings
+from server.store.db import create_engine
+from workers.driver import SimulatedDriver
+from workers.provision import provision_deployment
+from workers.sweeper import sweep
+
+log = logging.getLogger(__name__)
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for arq.worker.Worker."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        engine = create_engine(settings.database_url, settings.db_pool_size)
+        queue = JobQueue(await create_pool(RedisSettings.from_dsn(settings.redis_url)), settings.queue_name)
+        ctx["settings"] = settings
+        ctx["services"] = Services(engine, LocalArtifactStore(settings.artifact_dir), queue)
+        ctx["driver"] = SimulatedDriver(settings.driver_delay_ms)
+        ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        services: Services | None = ctx.get("services")
+        if services is not None:
+            await services.queue.redis.aclose()
+            await services.engine.dispose()
+
+    return {
+        "functions": [
+            # keep_result=0: a finished job leaves no result behind, so the same
+            # deterministic job id can be enqueued again for a later hand-over.
+            func(provision_deployment, name=PROVISION_JOB, keep_result=0, timeout=settings.job_timeout_seconds),
+        ],
+        "cron_jobs": [
+            cron(sweep, second=set(range(0, 60, settings.sweep_seconds)), run_at_startup=True, keep_result=0),
+        ],
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.queue_name,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "poll_delay": settings.poll_delay,
+        "job_timeout": settings.job_timeout_seconds,
+        "keep_result": 0,
+        "max_jobs": 50,
+        "handle_signals": True,
+    }
