@@ -251,3 +251,12 @@ def with_text(request: Any, field: str) -> None:
     v.uuid("id", request.id)
     v.text(field, getattr(request, field))
     v.check()
+
+
+def watch(request: Any, after_field: str) -> None:
+    v = Violations()
+    organization(v, request)
+    v.uuid("id", request.id)
+    if getattr(request, after_field) < 0:
+        v.add(after_field, "must not be negative")
+    v.check()

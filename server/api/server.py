@@ -17,6 +17,7 @@ from rollout.v1 import rollout_service_pb2, rollout_service_pb2_grpc
 from server.api.health import watch_backends
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
+from server.app.event_hub import EventHub
 from server.app.queue import JobQueue
 from server.artifacts import LocalArtifactStore
 from server.config import Settings
@@ -33,10 +34,13 @@ class Running:
     port: int
     services: Services
     health: health.aio.HealthServicer
+    hub: EventHub
     tasks: list[asyncio.Task[None]]
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
+        # Open watch streams end with UNAVAILABLE first, so their clients reconnect elsewhere.
+        await self.hub.close()
         await self.server.stop(grace)
         for task in self.tasks:
             task.cancel()
@@ -55,13 +59,15 @@ async def create_services(settings: Settings) -> Services:
 async def create_server(settings: Settings) -> Running:
     """Builds and starts the server on settings.listen (port 0 picks a free port)."""
     services = await create_services(settings)
+    hub = EventHub(settings.database_url)
+    await hub.start()
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ]
     )
-    rollout_service_pb2_grpc.add_RolloutServiceServicer_to_server(RolloutServicer(services), server)
+    rollout_service_pb2_grpc.add_RolloutServiceServicer_to_server(RolloutServicer(services, hub), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (
@@ -75,7 +81,7 @@ async def create_server(settings: Settings) -> Running:
         raise SystemExit(f"rollout: cannot listen on {settings.listen}")
     await server.start()
     tasks = [asyncio.create_task(watch_backends(health_servicer, services))]
-    return Running(server, port, services, health_servicer, tasks)
+    return Running(server, port, services, health_servicer, hub, tasks)
 
 
 async def serve(settings: Settings) -> None:

@@ -6,7 +6,7 @@ Status codes are never chosen here: errors go through server/api/errors.py.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -16,8 +16,9 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.api import convert, requests
 from server.api.errors import to_status
-from server.app import deployments, instances, releases
+from server.app import deployments, instances, releases, watch
 from server.app.context import Caller, Services
+from server.app.event_hub import EventHub
 
 Response = TypeVar("Response")
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Response]]
@@ -43,6 +44,22 @@ def unary(handler: Handler[Response]) -> Handler[Response]:
     return wrapper
 
 
+def stream(handler: Callable[..., AsyncIterator[Response]]) -> Callable[..., AsyncIterator[Response]]:
+    """The same for a server-streaming handler."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Response]:
+        try:
+            async for message in handler(self, request, context):
+                yield message
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await context.abort_with_status(to_status(exc))
+
+    return wrapper
+
+
 def caller(request: Any, context: grpc.aio.ServicerContext) -> Caller:
     metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
     request_id = getattr(request, "request_id", "") or metadata.get(IDEMPOTENCY_HEADER, "")
@@ -54,8 +71,9 @@ def caller(request: Any, context: grpc.aio.ServicerContext) -> Caller:
 
 
 class RolloutServicer(api_grpc.RolloutServiceServicer):
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, hub: EventHub) -> None:
         self.svc = services
+        self.hub = hub
 
     # Instances
 
@@ -185,3 +203,25 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
             request.page_token,
         )
         return api.ListDeploymentsResponse(deployments=[convert.deployment(d) for d in rows], next_page_token=token)
+
+    # Progress streams
+
+    @stream
+    async def WatchDeployment(
+        self, request: api.WatchDeploymentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DeploymentEvent]:
+        requests.watch(request, "after_sequence")
+        events = watch.deployment_events(self.svc, self.hub, caller(request, context), request.id, request.after_sequence)
+        async for event in events:
+            yield convert.event(event)
+
+    @stream
+    async def WatchInstance(
+        self, request: api.WatchInstanceRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DeploymentEvent]:
+        requests.watch(request, "after_instance_sequence")
+        events = watch.instance_events(
+            self.svc, self.hub, caller(request, context), request.id, request.after_instance_sequence
+        )
+        async for event in events:
+            yield convert.event(event)

@@ -1,0 +1,106 @@
+"""Watching progress (SPEC §2): replay stored events after a sequence, then tail live ones.
+
+Subscribing happens before the replay, so an event committed while the
+replay runs is either read from the database or received live; sequences
+already sent are skipped and gaps are filled from the database. The result
+is every event exactly once, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from server.app.context import Caller, Services
+from server.app.event_hub import Closed, EventHub, Resync
+from server.domain.deployments import TERMINAL
+from server.domain.errors import NotFound, Unavailable
+from server.domain.models import Event
+from server.store import deployments as deployment_store
+from server.store import events
+from server.store import instances as instance_store
+
+FELL_BEHIND = "WATCH_FELL_BEHIND"
+
+
+async def _stream(
+    hub: EventHub,
+    key: str,
+    after: int,
+    position: Callable[[Event], int],
+    stored_after: Callable[[int], Awaitable[list[Event]]],
+    ends: Callable[[Event], bool],
+) -> AsyncIterator[Event]:
+    last = after
+    with hub.subscribe(key) as sub:
+
+        async def catch_up() -> AsyncIterator[Event]:
+            nonlocal last
+            while True:
+                page = await stored_after(last)
+                for event in page:
+                    last = position(event)
+                    yield event
+                if len(page) < 1000:
+                    return
+
+        async for event in catch_up():
+            yield event
+            if ends(event):
+                return
+        while True:
+            item = await sub.queue.get()
+            if isinstance(item, Closed):
+                raise Unavailable(f"{item.reason}; resume with the last sequence seen ({last})", FELL_BEHIND)
+            if isinstance(item, Resync) or position(item) > last + 1:
+                async for event in catch_up():
+                    yield event
+                    if ends(event):
+                        return
+                continue
+            if position(item) <= last:
+                continue
+            last = position(item)
+            yield item
+            if ends(item):
+                return
+
+
+async def deployment_events(
+    svc: Services, hub: EventHub, caller: Caller, deployment_id: str, after_sequence: int
+) -> AsyncIterator[Event]:
+    async with svc.engine.connect() as conn:
+        found = await deployment_store.get(conn, caller.organization_id, deployment_id)
+    if found is None:
+        raise NotFound(f"deployment {deployment_id} not found")
+
+    async def stored_after(sequence: int) -> list[Event]:
+        async with svc.engine.connect() as conn:
+            return await events.after(conn, deployment_id, sequence)
+
+    if found.status in TERMINAL:
+        # Nothing more will happen: replay what is stored and end.
+        for event in await stored_after(after_sequence):
+            yield event
+        return
+    async for event in _stream(
+        hub, deployment_id, after_sequence, lambda e: e.sequence, stored_after, lambda e: e.status in TERMINAL
+    ):
+        yield event
+
+
+async def instance_events(
+    svc: Services, hub: EventHub, caller: Caller, instance_id: str, after_sequence: int
+) -> AsyncIterator[Event]:
+    async with svc.engine.connect() as conn:
+        found = await instance_store.get(conn, caller.organization_id, instance_id)
+    if found is None:
+        raise NotFound(f"instance {instance_id} not found")
+
+    async def stored_after(sequence: int) -> list[Event]:
+        async with svc.engine.connect() as conn:
+            return await events.after_on_instance(conn, instance_id, sequence)
+
+    async for event in _stream(
+        hub, instance_id, after_sequence, lambda e: e.instance_sequence, stored_after, lambda e: False
+    ):
+        yield event

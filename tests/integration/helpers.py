@@ -1,0 +1,103 @@
+"""Factories and assertions shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from rollout.v1 import resources_pb2 as pb
+from rollout.v1 import rollout_service_pb2 as api
+from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+
+Stub = api_grpc.RolloutServiceStub
+TERMINAL = {pb.Deployment.STATUS_COMPLETED, pb.Deployment.STATUS_FAILED, pb.Deployment.STATUS_REJECTED}
+
+
+@dataclass
+class Failure:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    violations: dict[str, str]
+
+
+def failure(call: Callable[[], Any]) -> Failure:
+    """Run a call that must fail; return its code, ErrorInfo reason and field violations."""
+    try:
+        call()
+    except grpc.RpcError as exc:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+        reason, violations = "", {}
+        for detail in status.details if status else ():
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                assert info.domain == "rollout.dev"
+                reason = info.reason
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                violations = {v.field: v.description for v in bad.field_violations}
+        return Failure(exc.code(), exc.details() or "", reason, violations)
+    raise AssertionError("the call succeeded but was expected to fail")
+
+
+def create_instance(stub: Stub, org: str, **fields: Any) -> pb.Instance:
+    instance = pb.Instance(
+        name=fields.pop("name", "web"),
+        project=fields.pop("project", "shop"),
+        environment=fields.pop("environment", "production"),
+        bundle=fields.pop("bundle", "web"),
+        kind=fields.pop("kind", pb.Instance.KIND_STATIC),
+        **fields,
+    )
+    return stub.CreateInstance(api.CreateInstanceRequest(organization_id=org, instance=instance))
+
+
+def publish(stub: Stub, org: str, version: str, bundle: str = "web", **fields: Any) -> pb.Release:
+    content = fields.pop("artifact_content", b"artifact-" + version.encode())
+    if "artifact_uri" in fields:
+        content = b""
+    return stub.PublishRelease(
+        api.PublishReleaseRequest(
+            organization_id=org,
+            release=pb.Release(bundle=bundle, version=version, **fields),
+            artifact_content=content,
+        )
+    )
+
+
+def propose(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployment:
+    return stub.ProposeDeployment(api.ProposeDeploymentRequest(organization_id=org, instance_id=instance_id, **fields))
+
+
+def approve(stub: Stub, org: str, deployment_id: str) -> pb.Deployment:
+    return stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=org, id=deployment_id))
+
+
+def get(stub: Stub, org: str, deployment_id: str) -> pb.Deployment:
+    return stub.GetDeployment(api.GetDeploymentRequest(organization_id=org, id=deployment_id))
+
+
+def events(stub: Stub, org: str, deployment_id: str, after: int = 0, timeout: float = 60) -> list[pb.DeploymentEvent]:
+    """Every event of the deployment after `after`, until its terminal one (waits on the stream)."""
+    request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id, after_sequence=after)
+    return list(stub.WatchDeployment(request, timeout=timeout))
+
+
+def wait_done(stub: Stub, org: str, deployment_id: str, timeout: float = 60) -> pb.Deployment:
+    seen = events(stub, org, deployment_id, timeout=timeout)
+    assert seen and seen[-1].status in TERMINAL, seen
+    return get(stub, org, deployment_id)
+
+
+def deploy(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployment:
+    """Propose, approve and wait: the deployment as it ended."""
+    proposal = propose(stub, org, instance_id, **fields)
+    approve(stub, org, proposal.id)
+    return wait_done(stub, org, proposal.id)
