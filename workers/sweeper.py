@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from server.app import runs
@@ -14,6 +15,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     to_enqueue = await runs.reap_expired(svc.engine)
     to_enqueue += await runs.stalled(svc.engine, settings.stall_seconds)
+    retry_round = f"sweep-{int(time.time() // max(settings.stall_seconds, 1))}"
     for deployment_id in dict.fromkeys(to_enqueue):
-        await svc.queue.enqueue_provision(deployment_id)
+        await svc.queue.enqueue_provision(deployment_id, retry_round)
     return len(to_enqueue)

@@ -176,7 +176,7 @@ def set_secrets(request: api.SetInstanceSecretsRequest) -> tuple[dict[str, str],
     if len(request.secrets) > validation.MAX_SECRETS:
         v.add("secrets", f"at most {validation.MAX_SECRETS} secrets")
     for name, value in request.secrets.items():
-        if not validation.SLUG.match(name.lower().replace("_", "-")):
+        if not validation.SLUG.fullmatch(name.lower().replace("_", "-")):
             v.add(f"secrets[{name[:64]}]", "name must be 1-63 letters, digits, '_' or '-', starting with a letter")
         elif len(value.encode()) > validation.MAX_SECRET_BYTES:
             # The description never repeats the value.
@@ -199,13 +199,13 @@ def publish_release(request: api.PublishReleaseRequest) -> tuple[ReleaseFields, 
     v.slug("release.release_channel", r.release_channel, required=False)
     if not r.version:
         v.add("release.version", "required")
+    elif len(r.version) > 128:
+        v.add("release.version", "must be at most 128 characters")
     else:
         try:
             Version.parse(r.version)
         except InvalidVersion as exc:
             v.add("release.version", str(exc))
-        if len(r.version) > 128:
-            v.add("release.version", "must be at most 128 characters")
     state = PUBLISHABLE_STATES.get(r.state)
     if state is None:
         v.add("release.state", "must be STATE_READY (default) or STATE_FAILED when publishing")

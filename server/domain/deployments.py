@@ -29,6 +29,8 @@ TRANSITIONS: dict[tuple[Status, Transition], Status] = {
     (Status.RUNNING, Transition.FAIL): Status.FAILED,
 }
 
+_PAST = {Transition.APPROVE: "approved", Transition.REJECT: "rejected"}
+
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.REJECTED})
 
 # Reasons clients branch on when a transition is refused.
@@ -41,7 +43,7 @@ def next_status(current: Status, transition: Transition) -> Status:
     if target is None:
         if current is not Status.PROPOSED and transition in (Transition.APPROVE, Transition.REJECT):
             raise FailedPrecondition(
-                f"only a PROPOSED deployment can be {transition.value}d; this one is {current.value}",
+                f"only a PROPOSED deployment can be {_PAST[transition]}; this one is {current.value}",
                 NOT_PROPOSED,
             )
         raise FailedPrecondition(

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,8 @@ from server.domain.errors import invalid
 
 DEFAULT_PAGE_SIZE = 50
 
-_TERM = re.compile(r'^\s*([a-z_]+)\s*(=|!=|>=|<=|>|<)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
+_TERM = re.compile(r'\s*([a-z_]+)\s*(!=|>=|<=|=|>|<)\s*("(?:[^"\\]|\\.)*"|[^\s"=<>!][^\s"]*)\s*')
+_AND = re.compile(r"AND\s+|AND$")
 
 
 @dataclass(frozen=True)
@@ -57,29 +59,41 @@ def timestamp(raw: str) -> str:
 
 
 def parse_filter(text: str, rules: dict[str, FieldRule]) -> list[Term]:
-    """Parses `a = X AND b = Y`; raises InvalidArgument on field `filter`."""
+    """Parses `a = X AND b = "Y"`; raises InvalidArgument on field `filter`."""
     if not text.strip():
         return []
     if len(text) > 1024:
         raise invalid("filter", "must be at most 1024 characters")
-    terms = []
-    for part in re.split(r"\s+AND\s+", text.strip()):
-        match = _TERM.match(part)
+    parsed: list[tuple[str, str, str]] = []
+    position = 0
+    while True:
+        match = _TERM.match(text, position)
         if not match:
-            raise invalid("filter", f"cannot parse {part.strip()!r}; expected `field = value` terms joined by AND")
-        field, op, raw = match.groups()
-        if raw.startswith('"'):
-            raw = json.loads(raw)
-        rule = rules.get(field)
-        if rule is None:
-            raise invalid("filter", f"unknown field {field!r}; filterable: {', '.join(sorted(rules))}")
-        if op not in rule.ops:
-            raise invalid("filter", f"operator {op!r} is not supported for {field!r}")
-        try:
-            terms.append(Term(field, op, rule.normalize(raw)))
-        except ValueError as exc:
-            raise invalid("filter", f"{field}: {exc}") from None
-    return terms
+            rest = text[position:].strip()[:64]
+            raise invalid("filter", f"cannot parse {rest!r}; expected `field = value` terms joined by AND")
+        parsed.append(match.group(1, 2, 3))
+        position = match.end()
+        if position == len(text):
+            return [_term(field, op, raw, rules) for field, op, raw in parsed]
+        joiner = _AND.match(text, position)
+        if not joiner:
+            raise invalid("filter", f"cannot parse {text[position:][:64]!r}; terms must be joined by AND")
+        position = joiner.end()
+
+
+def _term(field: str, op: str, raw: str, rules: dict[str, FieldRule]) -> Term:
+    rule = rules.get(field)
+    if rule is None:
+        raise invalid("filter", f"unknown field {field!r}; filterable: {', '.join(sorted(rules))}")
+    if op not in rule.ops:
+        raise invalid("filter", f"operator {op!r} is not supported for {field!r}")
+    try:
+        value = json.loads(raw) if raw.startswith('"') else raw
+        if "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return Term(field, op, rule.normalize(value))
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise invalid("filter", f"{field}: {exc}") from None
 
 
 def parse_order(text: str, default_desc: bool) -> bool:
@@ -120,9 +134,9 @@ def decode_token(token: str, fingerprint: str) -> Cursor | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(payload["i"]))
+        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(uuid.UUID(payload["i"])))
         same_query = payload["q"] == fingerprint
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise invalid("page_token", "is not a token returned by this list call") from None
     if not same_query:
         raise invalid("page_token", "belongs to a different filter, order or parent")

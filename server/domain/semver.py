@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from functools import total_ordering
 
 _VERSION = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
-_PARTIAL = re.compile(r"^v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
-_COMPARATOR = re.compile(r"^(>=|<=|>|<|=|\^|~)?\s*(.+)$")
+_PARTIAL = re.compile(
+    r"v?([0-9]+|[xX*])(?:\.([0-9]+|[xX*]))?(?:\.([0-9]+|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?"
+)
+_COMPARATOR = re.compile(r"(>=|<=|>|<|=|\^|~)?\s*(.+)")
+# Longer numbers are refused before int() sees them.
+MAX_NUMBER_DIGITS = 18
 
 
 class InvalidVersion(ValueError):
@@ -40,8 +44,8 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = _VERSION.match(text)
-        if not match:
+        match = _VERSION.fullmatch(text)
+        if not match or any(len(n) > MAX_NUMBER_DIGITS for n in match.group(1, 2, 3)):
             raise InvalidVersion(f"{text!r} is not a semantic version like 1.2.3")
         pre = tuple(match.group(4).split(".")) if match.group(4) else ()
         return cls(int(match.group(1)), int(match.group(2)), int(match.group(3)), pre)
@@ -74,6 +78,9 @@ def _prerelease_key(parts: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
 class _Bound:
     op: str  # one of > >= < <= =
     version: Version
+    # False for bounds this module derives (1.x → <2.0.0-0): their "-0" is
+    # not a pre-release the user named, so it must not admit pre-releases.
+    named: bool = True
 
     def holds(self, v: Version) -> bool:
         if self.op == "=":
@@ -120,7 +127,7 @@ class Constraint:
 def _prerelease_allowed(version: Version, bounds: tuple[_Bound, ...]) -> bool:
     if not version.prerelease:
         return True
-    return any(b.version.prerelease and b.version.core == version.core for b in bounds)
+    return any(b.named and b.version.prerelease and b.version.core == version.core for b in bounds)
 
 
 def _tokens(part: str) -> list[str]:
@@ -136,12 +143,12 @@ def _tokens(part: str) -> list[str]:
 
 
 def _expand(token: str) -> list[_Bound]:
-    match = _COMPARATOR.match(token)
+    match = _COMPARATOR.fullmatch(token)
     if not match:
         raise InvalidVersion(f"{token!r} is not a version comparator")
     op, rest = match.group(1) or "=", match.group(2)
-    partial = _PARTIAL.match(rest)
-    if not partial:
+    partial = _PARTIAL.fullmatch(rest)
+    if not partial or any(n and len(n) > MAX_NUMBER_DIGITS for n in partial.group(1, 2, 3)):
         raise InvalidVersion(f"{token!r} is not a version comparator")
     nums = [g for g in partial.group(1, 2, 3)]
     pre = tuple(partial.group(4).split(".")) if partial.group(4) else ()
@@ -150,22 +157,23 @@ def _expand(token: str) -> list[_Bound]:
         raise InvalidVersion(f"{token!r}: a pre-release needs a full version")
     if not given:
         if op in ("<", ">"):
-            return [_Bound("<", Version(0, 0, 0, ("0",)))]  # matches nothing
+            return [_Bound("<", Version(0, 0, 0, ("0",)), named=False)]  # matches nothing
         return []
-    low = Version(*(given + [0] * (3 - len(given))), pre)  # type: ignore[arg-type]
+    padded = given + [0] * (3 - len(given))
+    low = Version(padded[0], padded[1], padded[2], pre)
     if op == "=":
         if len(given) == 3:
             return [_Bound("=", low)]
-        return [_Bound(">=", low), _Bound("<", _bump(given, len(given) - 1))]
+        return [_Bound(">=", low), _upper(given, len(given) - 1)]
     if op == "^":
         first_nonzero = next((i for i, n in enumerate(given) if n != 0), len(given) - 1)
-        return [_Bound(">=", low), _Bound("<", _bump(given, min(first_nonzero, len(given) - 1)))]
+        return [_Bound(">=", low), _upper(given, min(first_nonzero, len(given) - 1))]
     if op == "~":
-        return [_Bound(">=", low), _Bound("<", _bump(given, 1 if len(given) >= 2 else 0))]
+        return [_Bound(">=", low), _upper(given, 1 if len(given) >= 2 else 0)]
     if op == ">" and len(given) < 3:
-        return [_Bound(">=", _bump(given, len(given) - 1))]
+        return [_Bound(">=", _bump(given, len(given) - 1), named=False)]
     if op == "<=" and len(given) < 3:
-        return [_Bound("<", _bump(given, len(given) - 1))]
+        return [_upper(given, len(given) - 1)]
     return [_Bound(op, low)]
 
 
@@ -184,6 +192,10 @@ def _bump(given: list[int], index: int) -> Version:
     nums[index] += 1
     # The "-0" pre-release makes the upper bound exclude 2.0.0-rc.1 and the like.
     return Version(nums[0], nums[1], nums[2], ("0",))
+
+
+def _upper(given: list[int], index: int) -> _Bound:
+    return _Bound("<", _bump(given, index), named=False)
 
 
 def newest_allowed(versions: list[Version], constraint: Constraint) -> Version | None:

@@ -43,7 +43,7 @@ class Violations:
     def organization(self, value: str) -> None:
         if not value:
             self.add("organization_id", "required")
-        elif not ORG_SLUG.match(value):
+        elif not ORG_SLUG.fullmatch(value):
             self.add("organization_id", "must be 2-63 lowercase letters, digits or '-'")
 
     def uuid(self, field: str, value: str, required: bool = True) -> None:
@@ -63,7 +63,7 @@ class Violations:
         if not value:
             if required:
                 self.add(field, "required")
-        elif not SLUG.match(value):
+        elif not SLUG.fullmatch(value):
             self.add(field, "must be 1-63 lowercase letters, digits or '-', starting with a letter")
 
     def text(self, field: str, value: str, limit: int = MAX_TEXT) -> None:
@@ -77,21 +77,21 @@ class Violations:
             return
         if len(value) > MAX_REQUEST_ID:
             self.add("request_id", f"must be at most {MAX_REQUEST_ID} characters")
-        elif not PRINTABLE_ASCII.match(value):
+        elif not PRINTABLE_ASCII.fullmatch(value):
             self.add("request_id", "must be printable ASCII without spaces")
 
     def params(self, field: str, value: dict[str, Any]) -> None:
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_PARAMS_BYTES:
             self.add(field, f"must be at most {MAX_PARAMS_BYTES} bytes as JSON (got {size})")
-        if "\x00" in json.dumps(value):
+        if _has_nul(value):
             self.add(field, "must not contain NUL characters")
 
     def labels(self, field: str, labels: dict[str, str]) -> None:
         if len(labels) > MAX_LABELS:
             self.add(field, f"at most {MAX_LABELS} labels")
         for key, value in labels.items():
-            if not LABEL_KEY.match(key):
+            if not LABEL_KEY.fullmatch(key):
                 self.add(f"{field}[{key[:64]}]", "key must be 1-63 of a-z 0-9 . _ / -")
             elif len(value) > MAX_LABEL_VALUE or "\x00" in value:
                 self.add(f"{field}[{key}]", f"value must be at most {MAX_LABEL_VALUE} characters, no NUL")
@@ -100,7 +100,7 @@ class Violations:
         if len(connections) > MAX_CONNECTIONS:
             self.add(field, f"at most {MAX_CONNECTIONS} connections")
         for name, target in connections.items():
-            if not SLUG.match(name.replace("_", "-")):
+            if not SLUG.fullmatch(name.replace("_", "-")):
                 self.add(f"{field}[{name[:64]}]", "name must be 1-63 of a-z 0-9 _ -, starting with a letter")
             else:
                 self.uuid(f"{field}[{name}]", target)
@@ -125,3 +125,14 @@ class Violations:
             Constraint.parse(value)
         except InvalidVersion as exc:
             self.add(field, str(exc))
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store U+0000 in text or jsonb."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import field_mask_pb2, struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -101,3 +102,16 @@ def deploy(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployme
     proposal = propose(stub, org, instance_id, **fields)
     approve(stub, org, proposal.id)
     return wait_done(stub, org, proposal.id)
+
+
+def set_params(stub: Stub, org: str, instance_id: str, params: dict[str, Any]) -> pb.Instance:
+    value = struct_pb2.Struct()
+    value.update(params)
+    return stub.UpdateInstance(
+        api.UpdateInstanceRequest(
+            organization_id=org,
+            id=instance_id,
+            instance=pb.Instance(params=value),
+            update_mask=field_mask_pb2.FieldMask(paths=["params"]),
+        )
+    )

@@ -1,0 +1,133 @@
+"""What a worker does when a deployment runs (SPEC §4): lock, re-check, switch, fail, recover."""
+
+from __future__ import annotations
+
+import signal
+
+import grpc
+
+from rollout.v1 import resources_pb2 as pb
+from rollout.v1 import rollout_service_pb2 as api
+from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+from tests.integration.helpers import (
+    Stub,
+    approve,
+    create_instance,
+    deploy,
+    events,
+    get,
+    propose,
+    publish,
+    set_params,
+    wait_done,
+)
+from tests.stack import Stack
+
+S = pb.Deployment
+E = pb.DeploymentEvent
+
+
+def _instance(stub: Stub, org: str, instance_id: str) -> pb.Instance:
+    return stub.GetInstance(api.GetInstanceRequest(organization_id=org, id=instance_id))
+
+
+def test_driver_failure_fails_the_deployment_and_keeps_the_previous_one_active(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    good = deploy(stub, org, instance.id)
+    set_params(stub, org, instance.id, {"rollout.simulate": {"fail": "provision"}})
+
+    bad = deploy(stub, org, instance.id)
+
+    assert (bad.status, bad.error) == (S.STATUS_FAILED, "simulated provision failure")
+    last = events(stub, org, bad.id)[-1]
+    assert (last.type, last.status, last.message) == (E.TYPE_FAILED, S.STATUS_FAILED, "simulated provision failure")
+    live = _instance(stub, org, instance.id)
+    assert (live.active_deployment_id, live.route_generation) == (good.id, 1)
+
+
+def test_artifact_deleted_after_approval_fails_the_run(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    v1 = publish(stub, org, "1.0.0")
+    first = deploy(stub, org, instance.id)
+    # A slow deployment holds the instance's lock while v2's artifact disappears.
+    set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 1500}})
+    blocker = propose(stub, org, instance.id, bundle_release_id=v1.id)
+    set_params(stub, org, instance.id, {})
+    v2 = publish(stub, org, "1.1.0")
+    target = propose(stub, org, instance.id)
+    assert target.bundle_release_id == v2.id
+    approve(stub, org, blocker.id)
+    approve(stub, org, target.id)
+
+    stub.DeleteReleaseArtifact(api.DeleteReleaseArtifactRequest(organization_id=org, id=v2.id))
+
+    assert wait_done(stub, org, blocker.id).status == S.STATUS_COMPLETED
+    failed = wait_done(stub, org, target.id)
+    assert failed.status == S.STATUS_FAILED
+    assert failed.error.startswith("ARTIFACT_GONE")
+    assert events(stub, org, target.id)[-1].type == E.TYPE_FAILED
+    assert _instance(stub, org, instance.id).active_deployment_id == blocker.id != first.id
+
+
+def test_one_deployment_runs_per_instance_in_approval_order(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 200}})
+    proposals = [propose(stub, org, instance.id) for _ in range(4)]
+    for proposal in reversed(proposals):  # approval order differs from creation order
+        approve(stub, org, proposal.id)
+    approved_order = [p.id for p in reversed(proposals)]
+    for proposal in proposals:
+        wait_done(stub, org, proposal.id)
+
+    stream = stub.WatchInstance(api.WatchInstanceRequest(organization_id=org, id=instance.id), timeout=30)
+    timeline = []
+    for event in stream:
+        timeline.append(event)
+        if len([e for e in timeline if e.type == E.TYPE_COMPLETED]) == len(proposals):
+            stream.cancel()
+            break
+
+    assert [e.instance_sequence for e in timeline] == list(range(1, len(timeline) + 1))
+    running: str | None = None
+    started = []
+    for event in timeline:
+        if event.type == E.TYPE_STARTED:
+            assert running is None, f"{event.deployment_id} started while {running} was running"
+            running = event.deployment_id
+            started.append(event.deployment_id)
+        elif event.type in (E.TYPE_COMPLETED, E.TYPE_FAILED):
+            assert running == event.deployment_id
+            running = None
+    assert started == approved_order
+
+
+def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(stack: Stack, org: str) -> None:
+    # A stack of its own (own queue) so the job lands on the worker this test kills.
+    queue = {"ROLLOUT_QUEUE_NAME": f"rollout:test-kill:{org}"}
+    _, address = stack.start_server(**queue)
+    victim = stack.start_worker(**queue)
+    with grpc.insecure_channel(address) as channel:
+        stub = api_grpc.RolloutServiceStub(channel)
+        instance = create_instance(stub, org)
+        publish(stub, org, "1.0.0")
+        set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 60_000}})
+        stuck = propose(stub, org, instance.id)
+        set_params(stub, org, instance.id, {})
+        queued = propose(stub, org, instance.id)
+        approve(stub, org, stuck.id)
+        approve(stub, org, queued.id)
+        for event in stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=org, id=stuck.id), timeout=30):
+            if event.type == E.TYPE_STARTED:
+                break
+        assert get(stub, org, stuck.id).status == S.STATUS_RUNNING
+
+        victim.kill(signal.SIGKILL)
+        stack.start_worker(**queue)
+
+        lost = wait_done(stub, org, stuck.id, timeout=30)
+        assert lost.status == S.STATUS_FAILED
+        assert "lease expired" in lost.error
+        assert wait_done(stub, org, queued.id, timeout=30).status == S.STATUS_COMPLETED
+        assert _instance(stub, org, instance.id).active_deployment_id == queued.id
