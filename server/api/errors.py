@@ -12,6 +12,7 @@ import logging
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from redis.exceptions import RedisError
@@ -22,6 +23,7 @@ from server.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    NotImplementedYet,
     RolloutError,
     Unavailable,
 )
@@ -36,6 +38,7 @@ CODES: dict[type[RolloutError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
 }
 
 BACKEND_ERRORS = (OperationalError, InterfaceError, PoolTimeout, RedisError, ConnectionError, OSError)
@@ -44,13 +47,13 @@ BACKEND_ERRORS = (OperationalError, InterfaceError, PoolTimeout, RedisError, Con
 def _code_of(exc: RolloutError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in CODES:
-            return CODES[cls]  # type: ignore[index]
+            return CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed
 
 

@@ -27,7 +27,7 @@ DEFAULT_CHANNEL = "stable"
 
 
 def _json(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)  # type: ignore[no-any-return]
+    return json_format.MessageToDict(message)
 
 
 def _finite(value: Any) -> bool:

@@ -13,7 +13,8 @@ from arq.connections import RedisSettings, create_pool
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rollout.v1 import rollout_service_pb2, rollout_service_pb2_grpc
+from rollout.v1 import rollout_service_pb2
+from server.api.handlers import generic_handler
 from server.api.health import watch_backends
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
@@ -67,7 +68,7 @@ async def create_server(settings: Settings) -> Running:
             ("grpc.so_reuseport", 0),
         ]
     )
-    rollout_service_pb2_grpc.add_RolloutServiceServicer_to_server(RolloutServicer(services, hub), server)
+    server.add_generic_rpc_handlers((generic_handler(RolloutServicer(services, hub)),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (

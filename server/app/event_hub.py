@@ -87,9 +87,9 @@ class EventHub:
             if not self._subs[key]:
                 del self._subs[key]
 
-    def _dispatch(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _dispatch(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
-            _, event = from_notification(payload)
+            _, event = from_notification(str(payload))
         except (ValueError, KeyError):
             log.warning("ignored a malformed notification")
             return

@@ -53,5 +53,11 @@ class Unavailable(RolloutError):
     reason = "BACKEND_UNAVAILABLE"
 
 
+class NotImplementedYet(RolloutError):
+    """Declared in the v1 contract, built in a later release."""
+
+    reason = "NOT_IMPLEMENTED"
+
+
 def invalid(field: str, description: str) -> InvalidArgument:
     return InvalidArgument([FieldViolation(field, description)])

@@ -71,7 +71,8 @@ def parse_filter(text: str, rules: dict[str, FieldRule]) -> list[Term]:
         if not match:
             rest = text[position:].strip()[:64]
             raise invalid("filter", f"cannot parse {rest!r}; expected `field = value` terms joined by AND")
-        parsed.append(match.group(1, 2, 3))
+        field, op, raw = match.group(1, 2, 3)
+        parsed.append((field, op, raw))
         position = match.end()
         if position == len(text):
             return [_term(field, op, raw, rules) for field, op, raw in parsed]

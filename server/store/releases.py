@@ -13,7 +13,7 @@ from server.store.tables import releases
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> sa.RowMapping:
     row = (await conn.execute(releases.insert().values(**values).returning(releases))).one()
-    return row._mapping
+    return row._mapping  # type: ignore[no-any-return]
 
 
 async def get(conn: AsyncConnection, organization_id: str, release_id: str, lock: bool = False) -> sa.RowMapping | None:
@@ -56,4 +56,4 @@ async def update(conn: AsyncConnection, release_id: str, values: dict[str, Any])
     row = (
         await conn.execute(releases.update().where(releases.c.id == release_id).values(**values).returning(releases))
     ).one()
-    return row._mapping
+    return row._mapping  # type: ignore[no-any-return]

@@ -1,0 +1,52 @@
+"""Health follows the backends; SIGTERM ends streams with UNAVAILABLE and exits cleanly."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from rollout.v1 import rollout_service_pb2 as api
+from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+from server.embedded import EmbeddedValkey
+from tests.integration.helpers import create_instance, publish, propose
+from tests.stack import Stack
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_health_is_not_serving_while_redis_is_down(stack: Stack, tmp_path: Path) -> None:
+    with EmbeddedValkey() as own_redis:
+        _, address = stack.start_server(ROLLOUT_REDIS_URL=own_redis.url)
+        with grpc.insecure_channel(address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=30)
+            assert next(watch).status == SERVING
+
+            own_redis.stop()
+
+            assert next(watch).status == NOT_SERVING
+            watch.cancel()
+
+
+def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str) -> None:
+    server, address = stack.start_server()
+    with grpc.insecure_channel(address) as channel:
+        stub = api_grpc.RolloutServiceStub(channel)
+        instance = create_instance(stub, org)
+        publish(stub, org, "1.0.0")
+        proposal = propose(stub, org, instance.id)  # never approved: the watch stays open
+        stream = stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=30)
+        assert next(stream).sequence == 1
+
+        server.popen.send_signal(signal.SIGTERM)
+
+        try:
+            next(stream)
+            raise AssertionError("the stream should have ended")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+        assert server.popen.wait(timeout=20) == 0
