@@ -85,10 +85,11 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_server(self, **overrides: str) -> tuple[Process, str]:
+    def start_server(self, wait: bool = True, **overrides: str) -> tuple[Process, str]:
+        """A server process; with `wait`, returns once it reports SERVING, else once it listens."""
         address = f"127.0.0.1:{free_port()}"
         process = self._spawn("server", "server", self.env(ROLLOUT_LISTEN=address, **overrides))
-        wait_serving(address, process)
+        wait_serving(address, process, require_serving=wait)
         return process, address
 
     def start_worker(self, **overrides: str) -> Process:
@@ -106,7 +107,7 @@ class Stack:
             process.stop()
 
 
-def wait_serving(address: str, process: Process, timeout: float = 30) -> None:
+def wait_serving(address: str, process: Process, timeout: float = 30, require_serving: bool = True) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
@@ -115,7 +116,7 @@ def wait_serving(address: str, process: Process, timeout: float = 30) -> None:
                 raise RuntimeError(f"server exited:\n{process.log_tail()}")
             try:
                 reply = health.Check(health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                if reply.status == health_pb2.HealthCheckResponse.SERVING or not require_serving:
                     return
             except grpc.RpcError:
                 pass

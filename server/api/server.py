@@ -61,7 +61,7 @@ async def create_server(settings: Settings) -> Running:
     """Builds and starts the server on settings.listen (port 0 picks a free port)."""
     services = await create_services(settings)
     hub = EventHub(settings.database_url)
-    await hub.start()
+    hub.start()
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

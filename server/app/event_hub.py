@@ -60,11 +60,10 @@ class EventHub:
         self._dsn = asyncpg_dsn(database_url)
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Listen in the background; a database that is down now is retried, not fatal."""
         self._task = asyncio.create_task(self._listen())
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
 
     async def close(self) -> None:
         for subs in self._subs.values():
@@ -111,9 +110,8 @@ class EventHub:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c: lost.set())
                 await conn.add_listener(CHANNEL, self._dispatch)
-                if self._ready.is_set():
-                    self._resync_all()
-                self._ready.set()
+                # Anything committed while we were not listening is in the table.
+                self._resync_all()
                 delay = 0.1
                 await lost.wait()
                 log.warning("event LISTEN connection lost; reconnecting")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import uuid
 from pathlib import Path
 
 import grpc
@@ -10,8 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from server.embedded import EmbeddedValkey
-from tests.integration.helpers import create_instance, publish, propose
+from server.embedded import EmbeddedValkey, free_port
+from tests.integration.helpers import create_instance, failure, propose, publish
 from tests.stack import Stack
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -50,3 +51,19 @@ def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str) -> 
         except grpc.RpcError as exc:
             assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
         assert server.popen.wait(timeout=20) == 0
+
+
+def test_database_down_means_not_serving_and_unavailable(stack: Stack, org: str) -> None:
+    dead = f"postgresql+asyncpg://rollout@127.0.0.1:{free_port()}/rollout"
+    server, address = stack.start_server(wait=False, ROLLOUT_DATABASE_URL=dead)
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=30)
+        assert next(watch).status in (NOT_SERVING, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+        watch.cancel()
+        stub = api_grpc.RolloutServiceStub(channel)
+
+        f = failure(lambda: stub.GetInstance(api.GetInstanceRequest(organization_id=org, id=str(uuid.uuid4()))))
+
+        assert (f.code, f.reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
+    assert server.alive()
