@@ -29,6 +29,10 @@ class Settings:
     db_pool_size: int = 10
     grace_seconds: float = 5.0
     queue_name: str = "rollout:queue"
+    # Runtime instances of a release switched away from stay warm this long, then drain.
+    warm_seconds: float = 900.0
+    # A DYNAMIC deployment fails if its runtime instances are not HEALTHY within this time.
+    spawn_timeout_seconds: float = 600.0
 
     @property
     def artifact_dir(self) -> Path:
@@ -64,4 +68,6 @@ class Settings:
             db_pool_size=int(number("ROLLOUT_DB_POOL_SIZE", cls.db_pool_size)),
             grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),
             queue_name=env.get("ROLLOUT_QUEUE_NAME") or cls.queue_name,
+            warm_seconds=number("ROLLOUT_WARM_SECONDS", cls.warm_seconds),
+            spawn_timeout_seconds=number("ROLLOUT_SPAWN_TIMEOUT_SECONDS", cls.spawn_timeout_seconds),
         )

@@ -2,7 +2,8 @@
 
 The simulated driver needs nothing installed. Its delay and failures are set
 per deployment through the reserved params key `rollout.simulate`, e.g.
-`{"rollout.simulate": {"delay_ms": 2000, "fail": "provision"}}`, or for all
+`{"rollout.simulate": {"delay_ms": 2000, "spawn_delay_ms": 500, "fail": "health"}}`
+(`fail` is one of `provision`, `decommission`, `health`), or for all
 deployments through ROLLOUT_DRIVER_DELAY_MS.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from server.domain.models import Deployment
+from server.domain.models import Deployment, RuntimeInstance
 
 SIMULATE_KEY = "rollout.simulate"
 
@@ -24,6 +25,11 @@ class Driver(Protocol):
     async def provision(self, deployment: Deployment) -> None: ...
     async def decommission(self, deployment: Deployment) -> None: ...
 
+    async def start_runtime_instance(self, runtime: RuntimeInstance, deployment: Deployment) -> None:
+        """Boot it and return once it passes its health check; DriverError if it does not."""
+
+    async def stop_runtime_instance(self, runtime: RuntimeInstance) -> None: ...
+
 
 class SimulatedDriver:
     def __init__(self, delay_ms: int = 0) -> None:
@@ -33,9 +39,9 @@ class SimulatedDriver:
         options = deployment.params.get(SIMULATE_KEY)
         return options if isinstance(options, dict) else {}
 
-    async def _step(self, deployment: Deployment, step: str) -> None:
+    async def _step(self, deployment: Deployment, step: str, delay_key: str = "delay_ms") -> None:
         options = self._options(deployment)
-        delay = options.get("delay_ms", self.delay_ms)
+        delay = options.get(delay_key, self.delay_ms)
         if isinstance(delay, (int, float)) and delay > 0:
             await asyncio.sleep(delay / 1000)
         if options.get("fail") == step:
@@ -46,3 +52,9 @@ class SimulatedDriver:
 
     async def decommission(self, deployment: Deployment) -> None:
         await self._step(deployment, "decommission")
+
+    async def start_runtime_instance(self, runtime: RuntimeInstance, deployment: Deployment) -> None:
+        await self._step(deployment, "health", "spawn_delay_ms")
+
+    async def stop_runtime_instance(self, runtime: RuntimeInstance) -> None:
+        return None

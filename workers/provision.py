@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+import time
+from collections.abc import Awaitable
+from typing import Any, cast
 
-from server.app import runs
+from server.app import routes, runs, runtime
 from server.app.context import Services
 from server.app.releases import to_release
 from server.config import Settings
-from server.domain.models import Action, Deployment, EventType, NewEvent, Status
+from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
+from server.store import instances as instance_store
 from server.store import releases as release_store
 from workers.driver import Driver, DriverError
 
@@ -40,7 +43,7 @@ async def _run(svc: Services, driver: Driver, settings: Settings, deployment: De
     try:
         await _steps(svc, driver, settings, deployment, owner)
     except DriverError as exc:
-        return await runs.fail(svc.engine, deployment, owner, str(exc))
+        return await runs.fail(svc.engine, deployment, owner, str(exc), settings.warm_seconds)
     except asyncio.CancelledError:
         # Worker shutdown or job timeout: say so now rather than leave it to the reaper.
         await asyncio.shield(runs.fail(svc.engine, deployment, owner, "interrupted: the worker stopped mid-run"))
@@ -52,7 +55,10 @@ async def _run(svc: Services, driver: Driver, settings: Settings, deployment: De
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-    return await runs.complete(svc.engine, deployment, owner)
+    switched, next_id = await runs.complete(svc.engine, deployment, owner, settings.warm_seconds)
+    if switched is not None:
+        await routes.publish(svc.queue.redis, switched)
+    return next_id
 
 
 async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> None:
@@ -68,6 +74,37 @@ async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: 
     await progress(EventType.ARTIFACT_VERIFIED, f"artifact of v{deployment.version} is present")
     await driver.provision(deployment)
     await progress(EventType.PROVISIONED, f"provisioned v{deployment.version}")
+    instance = await _instance(svc, deployment)
+    if instance.kind is Kind.DYNAMIC:
+        await _runtime_instances(svc, settings, deployment, instance.replicas)
+
+
+async def _instance(svc: Services, deployment: Deployment) -> Instance:
+    async with svc.engine.connect() as conn:
+        found = await instance_store.get(conn, deployment.organization_id, deployment.instance_id)
+    assert found is not None
+    return found
+
+
+async def _runtime_instances(svc: Services, settings: Settings, deployment: Deployment, replicas: int) -> None:
+    """Reuse warm instances of the target release, spawn the missing ones, wait until all are HEALTHY."""
+    spawn = await runtime.prepare(svc.engine, deployment, replicas)
+    for runtime_id in spawn.to_spawn:
+        await svc.queue.enqueue_spawn(runtime_id)
+    deadline = time.monotonic() + settings.spawn_timeout_seconds
+    while True:
+        state = await runtime.readiness(svc.engine, deployment)
+        if state.failed:
+            failed = state.failed[0]
+            raise DriverError(f"runtime instance {failed.id} failed its health check: {failed.error}")
+        if state.healthy >= replicas:
+            return
+        if time.monotonic() > deadline:
+            raise DriverError(
+                f"only {state.healthy} of {replicas} runtime instances healthy after {settings.spawn_timeout_seconds:.0f}s"
+            )
+        # Each spawn job pushes here when it is done; the timeout only bounds a lost push.
+        await cast(Awaitable[Any], svc.queue.redis.blpop([runtime.wake_key(deployment.id)], timeout=1))
 
 
 async def _recheck_artifact(svc: Services, deployment: Deployment) -> None:

@@ -12,12 +12,14 @@ from arq.connections import RedisSettings, create_pool
 from arq.worker import func
 
 from server.app.context import Services
-from server.app.queue import PROVISION_JOB, JobQueue
+from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB, JobQueue
 from server.artifacts import LocalArtifactStore
 from server.config import Settings
 from server.store.db import create_engine
 from workers.driver import SimulatedDriver
+from workers.planning import plan_deployment
 from workers.provision import provision_deployment
+from workers.runtime import spawn_runtime_instance
 from workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             # keep_result=0: a finished job leaves no result behind, so the same
             # deterministic job id can be enqueued again for a later hand-over.
             func(provision_deployment, name=PROVISION_JOB, keep_result=0, timeout=settings.job_timeout_seconds),
+            func(plan_deployment, name=PLAN_JOB, keep_result=0),
+            func(spawn_runtime_instance, name=SPAWN_JOB, keep_result=0, timeout=settings.spawn_timeout_seconds),
         ],
         "cron_jobs": [
             cron(sweep, second=set(range(0, 60, settings.sweep_seconds)), run_at_startup=True, keep_result=0),

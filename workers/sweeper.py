@@ -1,4 +1,5 @@
-"""Periodic safety net: fail deployments whose worker died, enqueue PENDING ones whose job was lost."""
+"""Periodic safety net: fail deployments whose worker died, enqueue PENDING ones whose job was lost,
+and drain runtime instances whose warm window is over."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from server.app import runs
 from server.app.context import Services
 from server.config import Settings
+from workers.runtime import drain_due
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
@@ -18,4 +20,5 @@ async def sweep(ctx: dict[str, Any]) -> int:
     retry_round = f"sweep-{int(time.time() // max(settings.stall_seconds, 1))}"
     for deployment_id in dict.fromkeys(to_enqueue):
         await svc.queue.enqueue_provision(deployment_id, retry_round)
-    return len(to_enqueue)
+    drained = await drain_due(svc, ctx["driver"])
+    return len(to_enqueue) + drained

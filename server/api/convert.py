@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from rollout.v1 import resources_pb2 as pb
-from server.domain.models import Deployment, Event, Instance, Release
+from server.domain.models import Deployment, Event, Instance, Release, RuntimeInstance
 
 
 def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -46,6 +46,7 @@ def instance(value: Instance) -> pb.Instance:
         active_deployment_id=value.active_deployment_id or "",
         route_generation=value.route_generation,
         secret_names=list(value.secret_names),
+        quarantined_release_ids=list(value.quarantined_release_ids),
         create_time=timestamp(value.create_time),
         update_time=timestamp(value.update_time),
     )
@@ -107,3 +108,18 @@ def event(value: Event) -> pb.DeploymentEvent:
     if value.progress_total:
         message.progress.CopyFrom(pb.Progress(done=value.progress_done, total=value.progress_total))
     return message
+
+
+def runtime_instance(value: RuntimeInstance) -> pb.RuntimeInstance:
+    return pb.RuntimeInstance(
+        id=value.id,
+        instance_id=value.instance_id,
+        release_id=value.release_id,
+        version=value.version,
+        state=f"STATE_{value.state.value}",
+        deployment_id=value.deployment_id,
+        drain_time=timestamp(value.drain_after),
+        error=value.error,
+        create_time=timestamp(value.create_time),
+        update_time=timestamp(value.update_time),
+    )

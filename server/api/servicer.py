@@ -17,7 +17,7 @@ from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.api import convert, requests
 from server.api.errors import to_status
 from server.api.handlers import Malformed
-from server.app import deployments, instances, releases, watch
+from server.app import deployments, instances, releases, runtime, watch
 from server.app.context import Caller, Services
 from server.app.event_hub import EventHub
 from server.domain.errors import NotImplementedYet, invalid
@@ -216,11 +216,31 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
 
     @unary
     async def RollbackDeployment(self, request: api.RollbackDeploymentRequest, context: Context) -> pb.Deployment:
-        raise NotImplementedYet("RollbackDeployment is not implemented yet")
+        requests.named(request)
+        return convert.deployment(await deployments.rollback(self.svc, caller(request, context), request.id))
 
     @unary
     async def PlanDeployment(self, request: api.PlanDeploymentRequest, context: Context) -> pb.Deployment:
-        raise NotImplementedYet("PlanDeployment is not implemented yet")
+        requests.named(request)
+        return convert.deployment(await deployments.request_plan(self.svc, caller(request, context), request.id))
+
+    @unary
+    async def ListRuntimeInstances(
+        self, request: api.ListRuntimeInstancesRequest, context: Context
+    ) -> api.ListRuntimeInstancesResponse:
+        requests.listing(request, parent="instance_id")
+        rows, token = await runtime.list_page(
+            self.svc,
+            caller(request, context),
+            request.instance_id,
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+        )
+        return api.ListRuntimeInstancesResponse(
+            runtime_instances=[convert.runtime_instance(r) for r in rows], next_page_token=token
+        )
 
     @unary
     async def ListAuditEvents(

@@ -12,7 +12,8 @@ from server.app.releases import to_release
 from server.domain import listing
 from server.domain import releases as release_rules
 from server.domain import snapshot
-from server.domain.deployments import Transition, next_status
+from server.domain import rollback as rollback_rules
+from server.domain.deployments import Transition, next_status, require_proposed
 from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Release, Status
 from server.store import deployments as store
@@ -55,7 +56,13 @@ async def _effective_release(svc: Services, conn: AsyncConnection, caller: Calle
 
 
 async def _insert_proposal(
-    conn: AsyncConnection, caller: Caller, instance: Instance, action: Action, snap: snapshot.Snapshot | None, message: str
+    conn: AsyncConnection,
+    caller: Caller,
+    instance: Instance,
+    action: Action,
+    snap: snapshot.Snapshot | None,
+    message: str,
+    rollback_of: Deployment | None = None,
 ) -> Deployment:
     deployment = await store.insert(
         conn,
@@ -73,6 +80,8 @@ async def _insert_proposal(
             "release_channel": snap.release_channel if snap else None,
             "message": message,
             "proposed_by": caller.principal_id,
+            "rollback_of_id": rollback_of.id if rollback_of else None,
+            "rollback_of_version": rollback_of.version if rollback_of else None,
         },
     )
     await events.append(
@@ -80,7 +89,7 @@ async def _insert_proposal(
         caller.organization_id,
         deployment.id,
         instance.id,
-        [NewEvent(EventType.PROPOSED, Status.PROPOSED, f"{action.value} proposed by {caller.principal_id}")],
+        [NewEvent(EventType.PROPOSED, Status.PROPOSED, f"{message} — proposed by {caller.principal_id}")],
     )
     return deployment
 
@@ -104,6 +113,44 @@ async def decommission(svc: Services, caller: Caller, instance_id: str, message:
     async with svc.engine.begin() as conn:
         instance = await _instance(conn, caller, instance_id)
         return await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
+
+
+async def rollback(svc: Services, caller: Caller, source_id: str) -> Deployment:
+    """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
+    async with svc.engine.begin() as conn:
+        source = await store.get(conn, caller.organization_id, source_id)
+        if source is None:
+            raise _deployment_not_found(source_id)
+        instance = await _instance(conn, caller, source.instance_id)
+        release_row = (
+            await release_store.get(conn, caller.organization_id, source.bundle_release_id)
+            if source.bundle_release_id
+            else None
+        )
+        release = to_release(release_row, svc.artifacts) if release_row else None
+        rollback_rules.check_source(source, release, instance)
+        snap = rollback_rules.snapshot(source, instance)
+        return await _insert_proposal(
+            conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source), rollback_of=source
+        )
+
+
+async def request_plan(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
+    """Hands planning to a worker; the plan arrives on the deployment and as a PLANNED event."""
+    async with svc.engine.begin() as conn:
+        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+        if current is None:
+            raise _deployment_not_found(deployment_id)
+        require_proposed(current.status, "planned")
+        [started] = await events.append(
+            conn,
+            caller.organization_id,
+            deployment_id,
+            current.instance_id,
+            [NewEvent(EventType.PLAN_STARTED, current.status, f"plan requested by {caller.principal_id}")],
+        )
+    await svc.queue.enqueue_plan(deployment_id, started.sequence)
+    return current
 
 
 async def approve(svc: Services, caller: Caller, deployment_id: str) -> Deployment:

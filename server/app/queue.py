@@ -16,6 +16,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 PROVISION_JOB = "provision_deployment"
+PLAN_JOB = "plan_deployment"
+SPAWN_JOB = "spawn_runtime_instance"
 DEFAULT_QUEUE = "rollout:queue"
 
 
@@ -35,12 +37,18 @@ class JobQueue:
         self.queue_name = queue_name
 
     async def enqueue_provision(self, deployment_id: str, retry_tag: str = "") -> None:
+        """If this fails the deployment stays PENDING and the sweeper enqueues it again."""
+        await self._enqueue(PROVISION_JOB, deployment_id, provision_job_id(deployment_id, retry_tag))
+
+    async def enqueue_plan(self, deployment_id: str, request_sequence: int) -> None:
+        """One job per PlanDeployment call (its PLAN_STARTED event's sequence makes the id)."""
+        await self._enqueue(PLAN_JOB, deployment_id, f"plan:{deployment_id}:{request_sequence}")
+
+    async def enqueue_spawn(self, runtime_id: str) -> None:
+        await self._enqueue(SPAWN_JOB, runtime_id, f"spawn:{runtime_id}")
+
+    async def _enqueue(self, function: str, argument: str, job_id: str) -> None:
         try:
-            await self.redis.enqueue_job(
-                PROVISION_JOB,
-                deployment_id,
-                _job_id=provision_job_id(deployment_id, retry_tag),
-                _queue_name=self.queue_name,
-            )
+            await self.redis.enqueue_job(function, argument, _job_id=job_id, _queue_name=self.queue_name)
         except (RedisError, OSError) as exc:
-            log.warning("enqueue of deployment %s failed (%s); the sweeper will retry it", deployment_id, exc)
+            log.warning("enqueue of %s failed (%s)", job_id, exc)

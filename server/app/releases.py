@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.artifacts import ArtifactStore
 from server.domain import listing
 from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from server.domain.models import Release, ReleaseState
-from server.domain.releases import RELEASE_NOT_READY
+from server.domain.releases import RELEASE_NOT_READY, quarantines_lifted_by
 from server.store import releases as store
+from server.store import runtime as runtime_store
 
 RELEASE_EXISTS = "RELEASE_EXISTS"
 ARTIFACT_EXTERNAL = "ARTIFACT_EXTERNAL"
@@ -72,6 +74,8 @@ async def publish(svc: Services, caller: Caller, fields: ReleaseFields, content:
                     "schema_version": fields.schema_version,
                 },
             )
+            if fields.state is ReleaseState.READY:
+                await _lift_quarantines(conn, caller.organization_id, fields)
             return to_release(row, svc.artifacts)
     except BaseException as exc:
         if content is not None:
@@ -81,6 +85,13 @@ async def publish(svc: Services, caller: Caller, fields: ReleaseFields, content:
                 f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS
             ) from None
         raise
+
+
+async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
+    """A newer release of the bundle ends the quarantine of older ones (issue #3, quarantine)."""
+    quarantined = await runtime_store.quarantined_in_bundle(conn, organization_id, fields.bundle, fields.release_channel)
+    for instance_id, release_id in quarantines_lifted_by(fields.version, quarantined):
+        await runtime_store.lift_quarantine(conn, instance_id, release_id)
 
 
 async def get(svc: Services, caller: Caller, release_id: str) -> Release:

@@ -9,14 +9,18 @@ one twice changes nothing the second time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.domain.deployments import Transition, next_status
-from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Status
+from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
+from server.domain.plan import STALE
 from server.store import deployments as store
 from server.store import events
 from server.store import instances as instance_store
+from server.store import runtime as runtime_store
 from server.store.tables import instances
 
 
@@ -81,23 +85,70 @@ async def _holds_lease(conn: AsyncConnection, deployment_id: str, owner: str) ->
     return row is not None and row.status == Status.RUNNING.value and row.lease_owner == owner
 
 
-async def complete(engine: AsyncEngine, deployment: Deployment, owner: str) -> str | None:
+@dataclass(frozen=True)
+class Switched:
+    """What a completed switch made live: the route-change message is built from this."""
+
+    organization_id: str
+    instance_id: str
+    active_deployment_id: str | None
+    bundle_release_id: str | None
+    version: str | None
+    route_generation: int
+
+
+_STALE_PLANS = sa.text(
+    """
+    UPDATE deployments
+    SET plan = plan || jsonb_build_object(
+            'stale', true,
+            'warnings', coalesce(plan->'warnings', '[]'::jsonb) || to_jsonb(CAST(:warning AS text)))
+    WHERE instance_id = :instance_id AND status = 'PROPOSED' AND plan IS NOT NULL
+      AND NOT coalesce((plan->>'stale')::boolean, false)
+    """
+)
+
+
+async def complete(
+    engine: AsyncEngine, deployment: Deployment, owner: str, warm_seconds: float
+) -> tuple[Switched | None, str | None]:
     """The switch (SPEC §4 step 4): one transaction makes the deployment active and COMPLETED.
 
-    Returns the next PENDING deployment of the instance to run, if any.
+    For a rollback it also pins the release pointer to the source's release
+    and quarantines the release it retreated from. Returns what was switched
+    (None if the lease was lost) and the next PENDING deployment to run.
     """
     async with engine.begin() as conn:
         instance = await _lock_instance(conn, deployment)
         if not await _holds_lease(conn, deployment.id, owner):
-            return await store.first_pending(conn, deployment.instance_id)
+            return None, await store.first_pending(conn, deployment.instance_id)
+        provision = deployment.action is Action.PROVISION
+        previous_release = await _release_of(conn, instance.active_deployment_id)
         switch: dict[str, object] = {
-            "active_deployment_id": deployment.id if deployment.action is Action.PROVISION else None,
-            "route_generation": instances.c.route_generation + 1,
+            "active_deployment_id": deployment.id if provision else None,
+            "route_generation": instance.route_generation + 1,
             "update_time": sa.func.now(),
         }
+        if provision and deployment.rollback_of_id:
+            # SPEC §3: the next proposal composes on the rolled-back release, not the one retreated from.
+            switch.update(
+                bundle_release_id=deployment.bundle_release_id,
+                version=deployment.version,
+                release_channel=deployment.release_channel,
+                pinned=True,
+            )
         await conn.execute(instances.update().where(instances.c.id == instance.id).values(**switch))
+        if instance.kind is Kind.DYNAMIC:
+            keep = deployment.bundle_release_id if provision else None
+            await runtime_store.schedule_drain(conn, instance.id, keep, warm_seconds if provision else 0)
+        if provision and deployment.bundle_release_id:
+            await runtime_store.lift_quarantine(conn, instance.id, deployment.bundle_release_id)
+            if deployment.rollback_of_id and previous_release and previous_release != deployment.bundle_release_id:
+                await runtime_store.quarantine(conn, instance.id, previous_release, deployment.id)
+        await conn.execute(_STALE_PLANS, {"instance_id": instance.id, "warning": STALE})
         status = next_status(Status.RUNNING, Transition.COMPLETE)
         await store.update(conn, deployment.id, {"status": status.value, "lease_owner": None, "lease_expires_at": None})
+        generation = instance.route_generation + 1
         await events.append(
             conn, deployment.organization_id, deployment.id, deployment.instance_id,
             [
@@ -105,22 +156,40 @@ async def complete(engine: AsyncEngine, deployment: Deployment, owner: str) -> s
                     EventType.SWITCHED,
                     Status.RUNNING,
                     f"active deployment {instance.active_deployment_id or 'none'} → "
-                    f"{switch['active_deployment_id'] or 'none'}; route generation {instance.route_generation + 1}",
+                    f"{switch['active_deployment_id'] or 'none'}; route generation {generation}"
+                    + (f"; release pointer pinned to v{deployment.version}" if "pinned" in switch else ""),
                 ),
                 NewEvent(EventType.COMPLETED, status, "completed"),
             ],
         )
-        return await store.first_pending(conn, deployment.instance_id)
+        switched = Switched(
+            organization_id=deployment.organization_id,
+            instance_id=instance.id,
+            active_deployment_id=deployment.id if provision else None,
+            bundle_release_id=deployment.bundle_release_id if provision else None,
+            version=deployment.version if provision else None,
+            route_generation=generation,
+        )
+        return switched, await store.first_pending(conn, deployment.instance_id)
 
 
-async def fail(engine: AsyncEngine, deployment: Deployment, owner: str | None, reason: str) -> str | None:
+async def _release_of(conn: AsyncConnection, deployment_id: str | None) -> str | None:
+    if deployment_id is None:
+        return None
+    row = await store.get_any_org(conn, deployment_id)
+    return row.bundle_release_id if row else None
+
+
+async def fail(
+    engine: AsyncEngine, deployment: Deployment, owner: str | None, reason: str, warm_seconds: float = 900.0
+) -> str | None:
     """Mark the deployment FAILED; the previously active deployment stays active.
 
     `owner=None` is the reaper acting on an expired lease. Returns the next
     PENDING deployment of the instance to run, if any.
     """
     async with engine.begin() as conn:
-        await _lock_instance(conn, deployment)
+        instance = await _lock_instance(conn, deployment)
         row = (
             await conn.execute(
                 sa.text("SELECT status, lease_owner, lease_expires_at < now() AS expired FROM deployments WHERE id = :id FOR UPDATE"),
@@ -139,6 +208,10 @@ async def fail(engine: AsyncEngine, deployment: Deployment, owner: str | None, r
                 conn, deployment.organization_id, deployment.id, deployment.instance_id,
                 [NewEvent(EventType.FAILED, status, reason)],
             )
+            if instance.kind is Kind.DYNAMIC:
+                # Instances spawned for the failed release are not serving: let them drain.
+                live_release = await _release_of(conn, instance.active_deployment_id)
+                await runtime_store.schedule_drain(conn, instance.id, live_release, warm_seconds)
         return await store.first_pending(conn, deployment.instance_id)
 
 

@@ -51,6 +51,13 @@ def plain(raw: str) -> str:
     return raw
 
 
+def uuid_value(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a UUID") from None
+
+
 def timestamp(raw: str) -> str:
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()

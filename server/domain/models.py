@@ -35,6 +35,14 @@ class Status(enum.StrEnum):
     REJECTED = "REJECTED"
 
 
+class RuntimeState(enum.StrEnum):
+    STARTING = "STARTING"
+    HEALTHY = "HEALTHY"
+    DRAINING = "DRAINING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
 class EventType(enum.StrEnum):
     PROPOSED = "PROPOSED"
     APPROVED = "APPROVED"
@@ -73,6 +81,7 @@ class Instance:
     secret_names: tuple[str, ...]
     create_time: datetime
     update_time: datetime
+    quarantined_release_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,3 +148,18 @@ class NewEvent:
     progress_done: int = 0
     progress_total: int = 0
     extra: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuntimeInstance:
+    id: str
+    organization_id: str
+    instance_id: str
+    release_id: str
+    version: str
+    deployment_id: str
+    state: RuntimeState
+    drain_after: datetime | None
+    error: str
+    create_time: datetime
+    update_time: datetime

@@ -13,11 +13,17 @@ RELEASE_BUNDLE_MISMATCH = "RELEASE_BUNDLE_MISMATCH"
 
 
 def newest_matching(instance: Instance, candidates: list[Release]) -> Release:
-    """The newest READY release of the instance's bundle and channel within its constraint."""
+    """The newest READY release of the instance's bundle and channel within its constraint.
+
+    Releases quarantined for the instance (a deployment of them was rolled back) are skipped.
+    """
     constraint = Constraint.parse(instance.version_constraint)
+    quarantined = set(instance.quarantined_release_ids)
     best: tuple[Version, Release] | None = None
     for release in candidates:
         if release.bundle != instance.bundle or release.release_channel != instance.release_channel:
+            continue
+        if release.id in quarantined:
             continue
         if release.state is not ReleaseState.READY or not release.artifact_present:
             continue
@@ -30,7 +36,8 @@ def newest_matching(instance: Instance, candidates: list[Release]) -> Release:
     if best is None:
         raise FailedPrecondition(
             f"no READY release of bundle {instance.bundle!r} on channel {instance.release_channel!r} "
-            f"satisfies {instance.version_constraint or '*'!r}",
+            f"satisfies {instance.version_constraint or '*'!r}"
+            + (" (quarantined releases are skipped)" if quarantined else ""),
             NO_MATCHING_RELEASE,
         )
     return best[1]
@@ -49,3 +56,19 @@ def check_deployable(release: Release, bundle: str) -> None:
         raise FailedPrecondition(
             f"the artifact of release {release.id} (v{release.version}) is gone from storage", ARTIFACT_GONE
         )
+
+
+def quarantines_lifted_by(published: str, quarantined: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(instance id, release id) of quarantines that a newly published version ends: those on older versions."""
+    try:
+        new = Version.parse(published)
+    except InvalidVersion:
+        return []
+    lifted = []
+    for instance_id, release_id, version in quarantined:
+        try:
+            if Version.parse(version) < new:
+                lifted.append((instance_id, release_id))
+        except InvalidVersion:
+            continue
+    return lifted

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import Instance, Kind
-from server.store.tables import instance_secrets, instances
+from server.store.tables import instance_secrets, instances, release_quarantines
 
 _secret_names = (
     sa.select(sa.func.coalesce(sa.func.array_agg(sa.text("s.name ORDER BY s.name")), sa.text("'{}'::text[]")))
@@ -17,6 +17,13 @@ _secret_names = (
     .where(sa.text("s.instance_id = instances.id"))
     .scalar_subquery()
     .label("secret_names")
+)
+_quarantined = (
+    sa.select(sa.func.coalesce(sa.func.array_agg(sa.text("q.release_id::text ORDER BY q.create_time")), sa.text("'{}'::text[]")))
+    .select_from(release_quarantines.alias("q"))
+    .where(sa.text("q.instance_id = instances.id"))
+    .scalar_subquery()
+    .label("quarantined_release_ids")
 )
 
 
@@ -42,6 +49,7 @@ def to_instance(row: sa.Row[Any]) -> Instance:
         active_deployment_id=m["active_deployment_id"],
         route_generation=m["route_generation"],
         secret_names=tuple(m["secret_names"] or ()),
+        quarantined_release_ids=tuple(m["quarantined_release_ids"] or ()),
         create_time=m["create_time"],
         update_time=m["update_time"],
     )
@@ -55,7 +63,7 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Instance:
 
 
 async def get(conn: AsyncConnection, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
-    query = sa.select(instances, _secret_names).where(
+    query = sa.select(instances, _secret_names, _quarantined).where(
         instances.c.id == instance_id, instances.c.organization_id == organization_id
     )
     if lock:
@@ -77,7 +85,7 @@ async def exist(conn: AsyncConnection, organization_id: str, ids: list[str]) -> 
 async def list_page(
     conn: AsyncConnection, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
 ) -> list[Instance]:
-    query = sa.select(instances, _secret_names).where(instances.c.organization_id == organization_id)
+    query = sa.select(instances, _secret_names, _quarantined).where(instances.c.organization_id == organization_id)
     for term in terms:
         query = query.where(instances.c[term.field] == term.value)
     key = sa.tuple_(instances.c.create_time, instances.c.id)

@@ -143,3 +143,31 @@ deployment_events = sa.Table(
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.UniqueConstraint("instance_id", "instance_sequence", name="uq_deployment_events_instance_seq"),
 )
+
+runtime_instances = sa.Table(
+    "runtime_instances",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("instance_id", UUID(as_uuid=False), sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("release_id", UUID(as_uuid=False), sa.ForeignKey("releases.id"), nullable=False),
+    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    # A warm instance of a release switched away from is drained after this time.
+    sa.Column("drain_after", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    *_times(),
+    sa.Index("ix_runtime_instances_instance_release", "instance_id", "release_id", "state"),
+    sa.Index("ix_runtime_instances_created", "instance_id", "create_time", "id"),
+    sa.Index("ix_runtime_instances_drain", "drain_after", postgresql_where=sa.text("drain_after IS NOT NULL")),
+)
+
+release_quarantines = sa.Table(
+    "release_quarantines",
+    metadata,
+    sa.Column("instance_id", UUID(as_uuid=False), sa.ForeignKey("instances.id"), primary_key=True),
+    sa.Column("release_id", UUID(as_uuid=False), sa.ForeignKey("releases.id"), primary_key=True),
+    # The approved rollback that retreated from this release.
+    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

@@ -115,3 +115,24 @@ def set_params(stub: Stub, org: str, instance_id: str, params: dict[str, Any]) -
             update_mask=field_mask_pb2.FieldMask(paths=["params"]),
         )
     )
+
+
+def rollback(stub: Stub, org: str, source_id: str) -> pb.Deployment:
+    return stub.RollbackDeployment(api.RollbackDeploymentRequest(organization_id=org, id=source_id))
+
+
+def instance_of(stub: Stub, org: str, instance_id: str) -> pb.Instance:
+    return stub.GetInstance(api.GetInstanceRequest(organization_id=org, id=instance_id))
+
+
+def plan(stub: Stub, org: str, deployment_id: str, nth: int = 1) -> pb.Deployment:
+    """Request a plan and wait for the deployment's `nth` PLANNED event; the deployment with its plan."""
+    stub.PlanDeployment(api.PlanDeploymentRequest(organization_id=org, id=deployment_id))
+    stream = stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=org, id=deployment_id), timeout=30)
+    planned = 0
+    for event in stream:
+        planned += event.type == pb.DeploymentEvent.TYPE_PLANNED
+        if planned == nth:
+            stream.cancel()
+            break
+    return get(stub, org, deployment_id)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Instance(_message.Message):
-    __slots__ = ("id", "name", "project", "environment", "labels", "kind", "replicas", "params", "connections", "version_constraint", "release_channel", "bundle", "bundle_release_id", "version", "pinned", "active_deployment_id", "route_generation", "secret_names", "create_time", "update_time")
+    __slots__ = ("id", "name", "project", "environment", "labels", "kind", "replicas", "params", "connections", "version_constraint", "release_channel", "bundle", "bundle_release_id", "version", "pinned", "active_deployment_id", "route_generation", "secret_names", "create_time", "update_time", "quarantined_release_ids")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Instance.Kind]
@@ -55,6 +55,7 @@ class Instance(_message.Message):
     SECRET_NAMES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_RELEASE_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     project: str
@@ -75,7 +76,46 @@ class Instance(_message.Message):
     secret_names: _containers.RepeatedScalarFieldContainer[str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., project: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., replicas: _Optional[int] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., connections: _Optional[_Mapping[str, str]] = ..., version_constraint: _Optional[str] = ..., release_channel: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_release_id: _Optional[str] = ..., version: _Optional[str] = ..., pinned: _Optional[bool] = ..., active_deployment_id: _Optional[str] = ..., route_generation: _Optional[int] = ..., secret_names: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    quarantined_release_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., project: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., replicas: _Optional[int] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., connections: _Optional[_Mapping[str, str]] = ..., version_constraint: _Optional[str] = ..., release_channel: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_release_id: _Optional[str] = ..., version: _Optional[str] = ..., pinned: _Optional[bool] = ..., active_deployment_id: _Optional[str] = ..., route_generation: _Optional[int] = ..., secret_names: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quarantined_release_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RuntimeInstance(_message.Message):
+    __slots__ = ("id", "instance_id", "release_id", "version", "state", "deployment_id", "drain_time", "error", "create_time", "update_time")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[RuntimeInstance.State]
+        STATE_STARTING: _ClassVar[RuntimeInstance.State]
+        STATE_HEALTHY: _ClassVar[RuntimeInstance.State]
+        STATE_DRAINING: _ClassVar[RuntimeInstance.State]
+        STATE_STOPPED: _ClassVar[RuntimeInstance.State]
+        STATE_FAILED: _ClassVar[RuntimeInstance.State]
+    STATE_UNSPECIFIED: RuntimeInstance.State
+    STATE_STARTING: RuntimeInstance.State
+    STATE_HEALTHY: RuntimeInstance.State
+    STATE_DRAINING: RuntimeInstance.State
+    STATE_STOPPED: RuntimeInstance.State
+    STATE_FAILED: RuntimeInstance.State
+    ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    instance_id: str
+    release_id: str
+    version: str
+    state: RuntimeInstance.State
+    deployment_id: str
+    drain_time: _timestamp_pb2.Timestamp
+    error: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., instance_id: _Optional[str] = ..., release_id: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[RuntimeInstance.State, str]] = ..., deployment_id: _Optional[str] = ..., drain_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Release(_message.Message):
     __slots__ = ("id", "bundle", "version", "release_channel", "artifact_uri", "state", "artifact_present", "schema_version", "create_time")

@@ -265,6 +265,30 @@ class WatchInstanceRequest(_message.Message):
     after_instance_sequence: int
     def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., after_instance_sequence: _Optional[int] = ...) -> None: ...
 
+class ListRuntimeInstancesRequest(_message.Message):
+    __slots__ = ("organization_id", "instance_id", "filter", "order_by", "page_size", "page_token")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    instance_id: str
+    filter: str
+    order_by: str
+    page_size: int
+    page_token: str
+    def __init__(self, organization_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRuntimeInstancesResponse(_message.Message):
+    __slots__ = ("runtime_instances", "next_page_token")
+    RUNTIME_INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    runtime_instances: _containers.RepeatedCompositeFieldContainer[_resources_pb2.RuntimeInstance]
+    next_page_token: str
+    def __init__(self, runtime_instances: _Optional[_Iterable[_Union[_resources_pb2.RuntimeInstance, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ("organization_id", "filter", "order_by", "page_size", "page_token")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -150,6 +150,11 @@ class RolloutServiceStub:
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.SerializeToString,
                 response_deserializer=rollout_dot_v1_dot_resources__pb2.DeploymentEvent.FromString,
                 _registered_method=True)
+        self.ListRuntimeInstances = channel.unary_unary(
+                '/rollout.v1.RolloutService/ListRuntimeInstances',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/rollout.v1.RolloutService/ListAuditEvents',
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.SerializeToString,
@@ -374,6 +379,15 @@ class RolloutServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRuntimeInstances(self, request, context):
+        """Lists the runtime instances of a DYNAMIC instance (oldest first),
+        optionally filtered by `state` (e.g. `state = HEALTHY`) or `release_id`.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (instance).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAuditEvents(self, request, context):
         """Lists audit events, newest first, paginated. Errors: INVALID_ARGUMENT.
         """
@@ -483,6 +497,11 @@ def add_RolloutServiceServicer_to_server(servicer, server):
                     servicer.WatchInstance,
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.FromString,
                     response_serializer=rollout_dot_v1_dot_resources__pb2.DeploymentEvent.SerializeToString,
+            ),
+            'ListRuntimeInstances': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuntimeInstances,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -1045,6 +1064,33 @@ class RolloutService:
             '/rollout.v1.RolloutService/WatchInstance',
             rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.SerializeToString,
             rollout_dot_v1_dot_resources__pb2.DeploymentEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRuntimeInstances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/ListRuntimeInstances',
+            rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesResponse.FromString,
             options,
             channel_credentials,
             insecure,

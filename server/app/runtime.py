@@ -1,0 +1,161 @@
+"""Runtime instances of DYNAMIC instances (SPEC §4 step 3): reuse warm ones, spawn the missing, drain the old.
+
+Spawning is its own arq job per runtime instance, so several boot in
+parallel across workers. The provision job waits for them on a Redis list
+that each spawn job pushes to when it is done (re-checking PostgreSQL, the
+truth, on every wake-up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.app.context import Caller, Services
+from server.domain import listing
+from server.domain.errors import NotFound
+from server.domain.models import Deployment, EventType, NewEvent, RuntimeInstance, RuntimeState, Status
+from server.store import events
+from server.store import instances as instance_store
+from server.store import runtime as store
+
+FILTER_RULES = {
+    "state": listing.FieldRule(frozenset({"="}), listing.enum_value("STATE", frozenset(s.value for s in RuntimeState))),
+    "release_id": listing.FieldRule(frozenset({"="}), listing.uuid_value),
+}
+
+
+def wake_key(deployment_id: str) -> str:
+    return f"rollout:runtime-ready:{deployment_id}"
+
+
+@dataclass(frozen=True)
+class SpawnPlan:
+    reused: int
+    to_spawn: list[str]  # ids of STARTING runtime instances this deployment waits for
+    wanted: int
+
+
+async def prepare(engine: AsyncEngine, deployment: Deployment, replicas: int) -> SpawnPlan:
+    """Reuse HEALTHY instances of the target release; create STARTING rows for the missing ones.
+
+    Safe to repeat: instances this deployment already created count as its own.
+    """
+    assert deployment.bundle_release_id is not None
+    async with engine.begin() as conn:
+        await instance_store.get(conn, deployment.organization_id, deployment.instance_id, lock=True)
+        healthy = await store.count(
+            conn, deployment.instance_id, deployment.bundle_release_id, (RuntimeState.HEALTHY.value,)
+        )
+        mine = [r for r in await store.of_deployment(conn, deployment.id) if r.state is RuntimeState.STARTING]
+        missing = max(0, replicas - healthy - len(mine))
+        created = await store.insert_starting(
+            conn, deployment.organization_id, deployment.instance_id, deployment.bundle_release_id, deployment.id, missing
+        )
+        await store.keep_warm(conn, deployment.instance_id, deployment.bundle_release_id)
+        reused = min(healthy, replicas)
+        to_spawn = [r.id for r in mine] + created
+        await events.append(
+            conn,
+            deployment.organization_id,
+            deployment.id,
+            deployment.instance_id,
+            [
+                NewEvent(
+                    EventType.RUNTIME_PROGRESS,
+                    Status.RUNNING,
+                    f"runtime instances: {reused} warm reused, {len(to_spawn)} to spawn",
+                    progress_done=reused,
+                    progress_total=replicas,
+                )
+            ],
+        )
+    return SpawnPlan(reused, to_spawn, replicas)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    healthy: int
+    failed: list[RuntimeInstance]
+
+
+async def readiness(engine: AsyncEngine, deployment: Deployment) -> Readiness:
+    assert deployment.bundle_release_id is not None
+    async with engine.connect() as conn:
+        healthy = await store.count(
+            conn, deployment.instance_id, deployment.bundle_release_id, (RuntimeState.HEALTHY.value,)
+        )
+        failed = [r for r in await store.of_deployment(conn, deployment.id) if r.state is RuntimeState.FAILED]
+    return Readiness(healthy, failed)
+
+
+async def claim_spawn(engine: AsyncEngine, runtime_id: str) -> RuntimeInstance | None:
+    """The runtime instance to boot, or None if it is no longer STARTING (a repeated job)."""
+    async with engine.connect() as conn:
+        found = await store.get(conn, runtime_id)
+    return found if found is not None and found.state is RuntimeState.STARTING else None
+
+
+async def finish_spawn(engine: AsyncEngine, runtime: RuntimeInstance, replicas: int, error: str | None) -> None:
+    """Record the health check's outcome and `n of m healthy` progress on the deployment."""
+    async with engine.begin() as conn:
+        # Spawns of one instance finish in parallel: the instance lock makes their `n of m` counts ordered.
+        await instance_store.get(conn, runtime.organization_id, runtime.instance_id, lock=True)
+        current = await store.get(conn, runtime.id, lock=True)
+        if current is None or current.state is not RuntimeState.STARTING:
+            return
+        state = RuntimeState.FAILED if error else RuntimeState.HEALTHY
+        await store.set_state(conn, runtime.id, state, error or "")
+        healthy = await store.count(conn, runtime.instance_id, runtime.release_id, (RuntimeState.HEALTHY.value,))
+        message = (
+            f"runtime instance {runtime.id} failed its health check: {error}"
+            if error
+            else f"{min(healthy, replicas)} of {replicas} healthy"
+        )
+        await events.append(
+            conn,
+            runtime.organization_id,
+            runtime.deployment_id,
+            runtime.instance_id,
+            [NewEvent(EventType.RUNTIME_PROGRESS, Status.RUNNING, message, min(healthy, replicas), replicas)],
+        )
+
+
+async def begin_drain(engine: AsyncEngine, runtime_id: str) -> RuntimeInstance | None:
+    async with engine.begin() as conn:
+        current = await store.get(conn, runtime_id, lock=True)
+        if current is None or current.state not in (RuntimeState.HEALTHY, RuntimeState.STARTING):
+            return None
+        if current.drain_after is None:
+            return None  # It became active again since it was scheduled.
+        await store.set_state(conn, runtime_id, RuntimeState.DRAINING)
+        return current
+
+
+async def end_drain(engine: AsyncEngine, runtime_id: str) -> None:
+    async with engine.begin() as conn:
+        await store.set_state(conn, runtime_id, RuntimeState.STOPPED)
+
+
+async def due_for_drain(engine: AsyncEngine) -> list[str]:
+    async with engine.begin() as conn:
+        return await store.due_for_drain(conn)
+
+
+async def list_page(
+    svc: Services, caller: Caller, instance_id: str, filter_text: str, order_by: str, page_size: int, page_token: str
+) -> tuple[list[RuntimeInstance], str]:
+    terms = listing.parse_filter(filter_text, FILTER_RULES)
+    desc = listing.parse_order(order_by, default_desc=False)
+    fingerprint = listing.query_fingerprint("runtime", caller.organization_id, instance_id, terms, desc)
+    cursor = listing.decode_token(page_token, fingerprint)
+    limit = listing.page_size(page_size)
+    async with svc.engine.connect() as conn:
+        if await instance_store.get(conn, caller.organization_id, instance_id) is None:
+            raise NotFound(f"instance {instance_id} not found")
+        rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)

@@ -1,0 +1,52 @@
+"""What makes a rollback valid, and what it captures (SPEC §3, seed 000).
+
+A rollback reproduces a past COMPLETED PROVISION exactly: params verbatim
+except `md_metadata`, which is regenerated from the instance's current
+identity; connections, release, version and channel verbatim. Secrets are not
+part of a deployment and are never touched.
+"""
+
+from __future__ import annotations
+
+from server.domain.errors import FailedPrecondition
+from server.domain.models import Action, Deployment, Instance, Release, Status
+from server.domain.releases import check_deployable
+from server.domain.snapshot import Snapshot, md_metadata, user_params
+
+SOURCE_NOT_COMPLETED = "SOURCE_NOT_COMPLETED"
+SOURCE_NOT_PROVISION = "SOURCE_NOT_PROVISION"
+
+
+def check_source(source: Deployment, release: Release | None, instance: Instance) -> Release:
+    """The source's release, if the source can be rolled back to; FailedPrecondition otherwise."""
+    if source.action is not Action.PROVISION:
+        raise FailedPrecondition(
+            f"deployment {source.id} is a {source.action.value}; only a PROVISION can be rolled back to",
+            SOURCE_NOT_PROVISION,
+        )
+    if source.status is not Status.COMPLETED:
+        raise FailedPrecondition(
+            f"deployment {source.id} is {source.status.value}; only a COMPLETED deployment can be rolled back to",
+            SOURCE_NOT_COMPLETED,
+        )
+    if release is None:
+        # Releases are never deleted, so a completed PROVISION always has one.
+        raise FailedPrecondition(f"deployment {source.id} has no release to return to", SOURCE_NOT_PROVISION)
+    check_deployable(release, instance.bundle)
+    return release
+
+
+def snapshot(source: Deployment, instance: Instance) -> Snapshot:
+    assert source.bundle_release_id and source.version is not None and source.release_channel is not None
+    return Snapshot(
+        params=user_params(source.params),
+        md_metadata=md_metadata(instance),
+        connection_params=dict(source.connection_params),
+        bundle_release_id=source.bundle_release_id,
+        version=source.version,
+        release_channel=source.release_channel,
+    )
+
+
+def message(source: Deployment) -> str:
+    return f"Rollback to deployment {source.id} (v{source.version})"

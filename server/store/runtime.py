@@ -1,0 +1,182 @@
+"""Queries on runtime instances (of DYNAMIC instances) and release quarantines."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.listing import Cursor, Term
+from server.domain.models import RuntimeInstance, RuntimeState
+from server.store.tables import release_quarantines, releases, runtime_instances
+
+_columns = (runtime_instances, releases.c.version)
+_joined = runtime_instances.join(releases, releases.c.id == runtime_instances.c.release_id)
+LIVE_STATES = (RuntimeState.STARTING.value, RuntimeState.HEALTHY.value)
+
+
+def to_runtime(row: Any) -> RuntimeInstance:
+    m = row._mapping
+    return RuntimeInstance(
+        id=m["id"],
+        organization_id=m["organization_id"],
+        instance_id=m["instance_id"],
+        release_id=m["release_id"],
+        version=m["version"],
+        deployment_id=m["deployment_id"],
+        state=RuntimeState(m["state"]),
+        drain_after=m["drain_after"],
+        error=m["error"],
+        create_time=m["create_time"],
+        update_time=m["update_time"],
+    )
+
+
+async def get(conn: AsyncConnection, runtime_id: str, lock: bool = False) -> RuntimeInstance | None:
+    query = sa.select(*_columns).select_from(_joined).where(runtime_instances.c.id == runtime_id)
+    if lock:
+        query = query.with_for_update(of=runtime_instances)
+    row = (await conn.execute(query)).first()
+    return to_runtime(row) if row else None
+
+
+async def count(conn: AsyncConnection, instance_id: str, release_id: str | None, states: tuple[str, ...]) -> int:
+    query = sa.select(sa.func.count()).where(
+        runtime_instances.c.instance_id == instance_id, runtime_instances.c.state.in_(states)
+    )
+    if release_id is not None:
+        query = query.where(runtime_instances.c.release_id == release_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def of_deployment(conn: AsyncConnection, deployment_id: str) -> list[RuntimeInstance]:
+    rows = await conn.execute(
+        sa.select(*_columns).select_from(_joined).where(runtime_instances.c.deployment_id == deployment_id)
+    )
+    return [to_runtime(r) for r in rows]
+
+
+async def insert_starting(
+    conn: AsyncConnection, organization_id: str, instance_id: str, release_id: str, deployment_id: str, n: int
+) -> list[str]:
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    if ids:
+        await conn.execute(
+            runtime_instances.insert(),
+            [
+                {
+                    "id": rid,
+                    "organization_id": organization_id,
+                    "instance_id": instance_id,
+                    "release_id": release_id,
+                    "deployment_id": deployment_id,
+                    "state": RuntimeState.STARTING.value,
+                }
+                for rid in ids
+            ],
+        )
+    return ids
+
+
+async def keep_warm(conn: AsyncConnection, instance_id: str, release_id: str) -> None:
+    """Cancel the scheduled drain of the release's healthy instances: they serve again."""
+    await conn.execute(
+        runtime_instances.update()
+        .where(
+            runtime_instances.c.instance_id == instance_id,
+            runtime_instances.c.release_id == release_id,
+            runtime_instances.c.state == RuntimeState.HEALTHY.value,
+        )
+        .values(drain_after=None, update_time=sa.func.now())
+    )
+
+
+async def schedule_drain(conn: AsyncConnection, instance_id: str, keep_release_id: str | None, after_seconds: float) -> None:
+    """Every live runtime instance of another release drains after the warm window."""
+    query = runtime_instances.update().where(
+        runtime_instances.c.instance_id == instance_id,
+        runtime_instances.c.state.in_(LIVE_STATES),
+        runtime_instances.c.drain_after.is_(None),
+    )
+    if keep_release_id is not None:
+        query = query.where(runtime_instances.c.release_id != keep_release_id)
+    await conn.execute(
+        query.values(
+            drain_after=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, after_seconds),
+            update_time=sa.func.now(),
+        )
+    )
+
+
+async def set_state(conn: AsyncConnection, runtime_id: str, state: RuntimeState, error: str = "") -> None:
+    values: dict[str, Any] = {"state": state.value, "error": error, "update_time": sa.func.now()}
+    if state in (RuntimeState.STOPPED, RuntimeState.FAILED):
+        values["drain_after"] = None
+    await conn.execute(runtime_instances.update().where(runtime_instances.c.id == runtime_id).values(**values))
+
+
+async def due_for_drain(conn: AsyncConnection, limit: int = 100) -> list[str]:
+    rows = await conn.execute(
+        sa.select(runtime_instances.c.id)
+        .where(
+            runtime_instances.c.drain_after < sa.func.now(),
+            runtime_instances.c.state.in_(LIVE_STATES),
+        )
+        .order_by(runtime_instances.c.drain_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [r.id for r in rows]
+
+
+async def list_page(
+    conn: AsyncConnection, instance_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
+) -> list[RuntimeInstance]:
+    query = sa.select(*_columns).select_from(_joined).where(runtime_instances.c.instance_id == instance_id)
+    for term in terms:
+        query = query.where(runtime_instances.c[term.field] == term.value)
+    key = sa.tuple_(runtime_instances.c.create_time, runtime_instances.c.id)
+    if after is not None:
+        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
+    order = (
+        [runtime_instances.c.create_time.desc(), runtime_instances.c.id.desc()]
+        if desc
+        else [runtime_instances.c.create_time, runtime_instances.c.id]
+    )
+    rows = await conn.execute(query.order_by(*order).limit(limit))
+    return [to_runtime(r) for r in rows]
+
+
+async def quarantine(conn: AsyncConnection, instance_id: str, release_id: str, deployment_id: str) -> None:
+    await conn.execute(
+        pg_insert(release_quarantines)
+        .values(instance_id=instance_id, release_id=release_id, deployment_id=deployment_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def lift_quarantine(conn: AsyncConnection, instance_id: str, release_id: str) -> None:
+    await conn.execute(
+        release_quarantines.delete().where(
+            release_quarantines.c.instance_id == instance_id, release_quarantines.c.release_id == release_id
+        )
+    )
+
+
+async def quarantined_in_bundle(
+    conn: AsyncConnection, organization_id: str, bundle: str, channel: str
+) -> list[tuple[str, str, str]]:
+    """(instance id, release id, version) of every quarantine on a release of this bundle and channel."""
+    rows = await conn.execute(
+        sa.select(release_quarantines.c.instance_id, releases.c.id, releases.c.version)
+        .select_from(release_quarantines.join(releases, releases.c.id == release_quarantines.c.release_id))
+        .where(
+            releases.c.organization_id == organization_id,
+            releases.c.bundle == bundle,
+            releases.c.release_channel == channel,
+        )
+    )
+    return [(r.instance_id, r.id, r.version) for r in rows]

@@ -1,0 +1,56 @@
+"""Jobs for runtime instances: spawn one (its own job, so several boot in parallel) and drain old ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, cast
+
+from server.app import runtime
+from server.app.context import Services
+from server.store import deployments as deployment_store
+from server.store import instances as instance_store
+from workers.driver import Driver, DriverError
+
+log = logging.getLogger(__name__)
+
+WAKE_TTL_SECONDS = 3600
+
+
+async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
+    svc: Services = ctx["services"]
+    driver: Driver = ctx["driver"]
+    target = await runtime.claim_spawn(svc.engine, runtime_id)
+    if target is None:
+        return
+    async with svc.engine.connect() as conn:
+        deployment = await deployment_store.get_any_org(conn, target.deployment_id)
+        instance = await instance_store.get(conn, target.organization_id, target.instance_id)
+    assert deployment is not None and instance is not None
+    error: str | None = None
+    try:
+        await driver.start_runtime_instance(target, deployment)
+    except DriverError as exc:
+        error = str(exc)
+    await runtime.finish_spawn(svc.engine, target, instance.replicas, error)
+    key = runtime.wake_key(target.deployment_id)
+    # redis-py types its commands as "awaitable or not"; on an asyncio client they always are.
+    await cast(Awaitable[int], svc.queue.redis.lpush(key, target.id))
+    await svc.queue.redis.expire(key, WAKE_TTL_SECONDS)
+
+
+async def drain_due(svc: Services, driver: Driver) -> int:
+    """Stop warm runtime instances whose window is over (called by the sweeper)."""
+    drained = 0
+    for runtime_id in await runtime.due_for_drain(svc.engine):
+        target = await runtime.begin_drain(svc.engine, runtime_id)
+        if target is None:
+            continue
+        try:
+            await driver.stop_runtime_instance(target)
+        except DriverError:
+            log.warning("stopping runtime instance %s failed; it stays DRAINING", runtime_id, exc_info=True)
+            continue
+        await runtime.end_drain(svc.engine, runtime_id)
+        drained += 1
+    return drained
