@@ -33,6 +33,8 @@ class Settings:
     warm_seconds: float = 900.0
     # A DYNAMIC deployment fails if its runtime instances are not HEALTHY within this time.
     spawn_timeout_seconds: float = 600.0
+    # Idempotency keys are remembered this long (SPEC §5), then purged by the sweeper.
+    key_retention_seconds: float = 24 * 3600.0
 
     @property
     def artifact_dir(self) -> Path:
@@ -70,4 +72,5 @@ class Settings:
             queue_name=env.get("ROLLOUT_QUEUE_NAME") or cls.queue_name,
             warm_seconds=number("ROLLOUT_WARM_SECONDS", cls.warm_seconds),
             spawn_timeout_seconds=number("ROLLOUT_SPAWN_TIMEOUT_SECONDS", cls.spawn_timeout_seconds),
+            key_retention_seconds=number("ROLLOUT_IDEMPOTENCY_RETENTION_SECONDS", cls.key_retention_seconds),
         )

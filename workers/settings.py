@@ -32,7 +32,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         engine = create_engine(settings.database_url, settings.db_pool_size)
         queue = JobQueue(await create_pool(RedisSettings.from_dsn(settings.redis_url)), settings.queue_name)
         ctx["settings"] = settings
-        ctx["services"] = Services(engine, LocalArtifactStore(settings.artifact_dir), queue)
+        ctx["services"] = Services(
+            engine, LocalArtifactStore(settings.artifact_dir), queue, settings.key_retention_seconds
+        )
         ctx["driver"] = SimulatedDriver(settings.driver_delay_ms)
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)

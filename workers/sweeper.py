@@ -1,5 +1,5 @@
 """Periodic safety net: fail deployments whose worker died, enqueue PENDING ones whose job was lost,
-and drain runtime instances whose warm window is over."""
+drain runtime instances whose warm window is over, and purge expired idempotency keys."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from server.app import runs
 from server.app.context import Services
 from server.config import Settings
+from server.store import idempotency
 from workers.runtime import drain_due
 
 
@@ -21,4 +22,6 @@ async def sweep(ctx: dict[str, Any]) -> int:
     for deployment_id in dict.fromkeys(to_enqueue):
         await svc.queue.enqueue_provision(deployment_id, retry_round)
     drained = await drain_due(svc, ctx["driver"])
-    return len(to_enqueue) + drained
+    async with svc.engine.begin() as conn:
+        purged = await idempotency.purge_expired(conn)
+    return len(to_enqueue) + drained + purged

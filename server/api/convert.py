@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from rollout.v1 import resources_pb2 as pb
+from server.domain.audit import AuditRecord
 from server.domain.models import Deployment, Event, Instance, Release, RuntimeInstance
 
 
@@ -122,4 +123,26 @@ def runtime_instance(value: RuntimeInstance) -> pb.RuntimeInstance:
         error=value.error,
         create_time=timestamp(value.create_time),
         update_time=timestamp(value.update_time),
+    )
+
+
+def audit_event(value: AuditRecord) -> pb.AuditEvent:
+    return pb.AuditEvent(
+        id=value.id,
+        create_time=timestamp(value.create_time),
+        organization_id=value.organization_id,
+        actor=value.actor,
+        actor_kind=value.actor_kind,
+        action=value.action,
+        resource=value.resource,
+        previous_deployment_id=value.previous_deployment_id or "",
+        new_deployment_id=value.new_deployment_id or "",
+        previous_release_id=value.previous_release_id or "",
+        new_release_id=value.new_release_id or "",
+        request_id=value.request_id,
+        attribution=value.attribution,
+        outcome=value.outcome,
+        sequence=value.sequence,
+        hash=value.hash,
+        prev_hash=value.prev_hash,
     )

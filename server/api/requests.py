@@ -260,3 +260,9 @@ def watch(request: Any, after_field: str) -> None:
     if getattr(request, after_field) < 0:
         v.add(after_field, "must not be negative")
     v.check()
+
+
+def organization_only(request: Any) -> None:
+    v = Violations()
+    organization(v, request)
+    v.check()

@@ -54,7 +54,12 @@ class Running:
 async def create_services(settings: Settings) -> Services:
     engine = create_engine(settings.database_url, settings.db_pool_size)
     redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    return Services(engine, LocalArtifactStore(settings.artifact_dir), JobQueue(redis, settings.queue_name))
+    return Services(
+        engine,
+        LocalArtifactStore(settings.artifact_dir),
+        JobQueue(redis, settings.queue_name),
+        settings.key_retention_seconds,
+    )
 
 
 async def create_server(settings: Settings) -> Running:

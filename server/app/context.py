@@ -24,3 +24,5 @@ class Services:
     engine: AsyncEngine
     artifacts: ArtifactStore
     queue: JobQueue
+    # How long an idempotency key is remembered (SPEC §5).
+    key_retention_seconds: float = 24 * 3600

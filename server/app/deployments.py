@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
+from server.app.mutation import Change
+from server.domain.audit import AuditEntry
 from server.app.releases import to_release
 from server.domain import listing
 from server.domain import releases as release_rules
@@ -94,99 +96,132 @@ async def _insert_proposal(
     return deployment
 
 
-async def propose(svc: Services, caller: Caller, instance_id: str, release_id: str, message: str) -> Deployment:
-    async with svc.engine.begin() as conn:
-        instance = await _instance(conn, caller, instance_id)
-        if release_id:
-            # One-shot: applied by this deployment only; the pointer does not move.
-            release = await _release(svc, conn, caller, release_id)
-            release_rules.check_deployable(release, instance.bundle)
-        else:
-            release = await _effective_release(svc, conn, caller, instance)
-        snap = snapshot.from_instance(instance, release)
-        return await _insert_proposal(
-            conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"
-        )
+async def _active_release(conn: AsyncConnection, instance: Instance) -> str | None:
+    if instance.active_deployment_id is None:
+        return None
+    active = await store.get_any_org(conn, instance.active_deployment_id)
+    return active.bundle_release_id if active else None
 
 
-async def decommission(svc: Services, caller: Caller, instance_id: str, message: str) -> Deployment:
-    async with svc.engine.begin() as conn:
-        instance = await _instance(conn, caller, instance_id)
-        return await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
+async def _entry(
+    conn: AsyncConnection, action: str, instance: Instance, deployment: Deployment, moves_active: bool = False
+) -> AuditEntry:
+    """The audit entry; for changes that aim to move the active deployment, from what to what."""
+    if not moves_active:
+        return AuditEntry(action, f"deployments/{deployment.id}")
+    return AuditEntry(
+        action,
+        f"deployments/{deployment.id}",
+        previous_deployment_id=instance.active_deployment_id,
+        new_deployment_id=deployment.id,
+        previous_release_id=await _active_release(conn, instance),
+        new_release_id=deployment.bundle_release_id,
+    )
 
 
-async def rollback(svc: Services, caller: Caller, source_id: str) -> Deployment:
+async def propose(
+    conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, release_id: str, message: str
+) -> Change[Deployment]:
+    instance = await _instance(conn, caller, instance_id)
+    if release_id:
+        # One-shot: applied by this deployment only; the pointer does not move.
+        release = await _release(svc, conn, caller, release_id)
+        release_rules.check_deployable(release, instance.bundle)
+    else:
+        release = await _effective_release(svc, conn, caller, instance)
+    snap = snapshot.from_instance(instance, release)
+    proposal = await _insert_proposal(
+        conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"
+    )
+    return Change(proposal, await _entry(conn, "deployment.propose", instance, proposal))
+
+
+async def decommission(
+    conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, message: str
+) -> Change[Deployment]:
+    instance = await _instance(conn, caller, instance_id)
+    proposal = await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
+    return Change(proposal, await _entry(conn, "deployment.decommission", instance, proposal))
+
+
+async def rollback(conn: AsyncConnection, svc: Services, caller: Caller, source_id: str) -> Change[Deployment]:
     """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
-    async with svc.engine.begin() as conn:
-        source = await store.get(conn, caller.organization_id, source_id)
-        if source is None:
-            raise _deployment_not_found(source_id)
-        instance = await _instance(conn, caller, source.instance_id)
-        release_row = (
-            await release_store.get(conn, caller.organization_id, source.bundle_release_id)
-            if source.bundle_release_id
-            else None
-        )
-        release = to_release(release_row, svc.artifacts) if release_row else None
-        rollback_rules.check_source(source, release, instance)
-        snap = rollback_rules.snapshot(source, instance)
-        return await _insert_proposal(
-            conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source), rollback_of=source
-        )
+    source = await store.get(conn, caller.organization_id, source_id)
+    if source is None:
+        raise _deployment_not_found(source_id)
+    instance = await _instance(conn, caller, source.instance_id)
+    release_row = (
+        await release_store.get(conn, caller.organization_id, source.bundle_release_id)
+        if source.bundle_release_id
+        else None
+    )
+    release = to_release(release_row, svc.artifacts) if release_row else None
+    rollback_rules.check_source(source, release, instance)
+    snap = rollback_rules.snapshot(source, instance)
+    proposal = await _insert_proposal(
+        conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source), rollback_of=source
+    )
+    return Change(proposal, await _entry(conn, "deployment.rollback", instance, proposal, moves_active=True))
 
 
-async def request_plan(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
+async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """Hands planning to a worker; the plan arrives on the deployment and as a PLANNED event."""
-    async with svc.engine.begin() as conn:
-        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-        if current is None:
-            raise _deployment_not_found(deployment_id)
-        require_proposed(current.status, "planned")
-        [started] = await events.append(
-            conn,
-            caller.organization_id,
-            deployment_id,
-            current.instance_id,
-            [NewEvent(EventType.PLAN_STARTED, current.status, f"plan requested by {caller.principal_id}")],
-        )
-    await svc.queue.enqueue_plan(deployment_id, started.sequence)
-    return current
+    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+    if current is None:
+        raise _deployment_not_found(deployment_id)
+    require_proposed(current.status, "planned")
+    [started] = await events.append(
+        conn,
+        caller.organization_id,
+        deployment_id,
+        current.instance_id,
+        [NewEvent(EventType.PLAN_STARTED, current.status, f"plan requested by {caller.principal_id}")],
+    )
+
+    async def enqueue() -> None:
+        await svc.queue.enqueue_plan(deployment_id, started.sequence)
+
+    return Change(current, AuditEntry("deployment.plan", f"deployments/{deployment_id}"), [enqueue])
 
 
-async def approve(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
-    async with svc.engine.begin() as conn:
-        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-        if current is None:
-            raise _deployment_not_found(deployment_id)
-        status = next_status(current.status, Transition.APPROVE)
-        approved = await store.approve(conn, deployment_id, caller.principal_id)
-        await events.append(
-            conn,
-            caller.organization_id,
-            deployment_id,
-            current.instance_id,
-            [NewEvent(EventType.APPROVED, status, f"approved by {caller.principal_id}")],
-        )
-    await svc.queue.enqueue_provision(deployment_id)
-    return approved
+async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
+    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+    if current is None:
+        raise _deployment_not_found(deployment_id)
+    status = next_status(current.status, Transition.APPROVE)
+    approved = await store.approve(conn, deployment_id, caller.principal_id)
+    await events.append(
+        conn,
+        caller.organization_id,
+        deployment_id,
+        current.instance_id,
+        [NewEvent(EventType.APPROVED, status, f"approved by {caller.principal_id}")],
+    )
+    instance = await _instance(conn, caller, current.instance_id)
+
+    async def enqueue() -> None:
+        await svc.queue.enqueue_provision(deployment_id)
+
+    return Change(approved, await _entry(conn, "deployment.approve", instance, approved, moves_active=True), [enqueue])
 
 
-async def reject(svc: Services, caller: Caller, deployment_id: str, reason: str) -> Deployment:
-    async with svc.engine.begin() as conn:
-        current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-        if current is None:
-            raise _deployment_not_found(deployment_id)
-        status = next_status(current.status, Transition.REJECT)
-        rejected = await store.update(
-            conn,
-            deployment_id,
-            {"status": status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
-        )
-        detail = f"rejected by {caller.principal_id}" + (f": {reason}" if reason else "")
-        await events.append(
-            conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.REJECTED, status, detail)]
-        )
-        return rejected
+async def reject(
+    conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str, reason: str
+) -> Change[Deployment]:
+    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
+    if current is None:
+        raise _deployment_not_found(deployment_id)
+    status = next_status(current.status, Transition.REJECT)
+    rejected = await store.update(
+        conn,
+        deployment_id,
+        {"status": status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
+    )
+    detail = f"rejected by {caller.principal_id}" + (f": {reason}" if reason else "")
+    await events.append(
+        conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.REJECTED, status, detail)]
+    )
+    return Change(rejected, AuditEntry("deployment.reject", f"deployments/{deployment_id}"))
 
 
 async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:

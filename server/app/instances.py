@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
+from server.app.mutation import Change
+from server.domain.audit import AuditEntry
 from server.domain import listing
 from server.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from server.domain.models import Instance, Kind
@@ -56,34 +58,34 @@ async def _check_connections(conn: AsyncConnection, caller: Caller, field: str, 
         raise InvalidArgument(missing)
 
 
-async def create(svc: Services, caller: Caller, fields: InstanceFields) -> Instance:
+async def create(conn: AsyncConnection, svc: Services, caller: Caller, fields: InstanceFields) -> Change[Instance]:
+    await _check_connections(conn, caller, "instance.connections", fields.connections)
     try:
-        async with svc.engine.begin() as conn:
-            await _check_connections(conn, caller, "instance.connections", fields.connections)
-            return await store.insert(
-                conn,
-                {
-                    "id": str(uuid.uuid4()),
-                    "organization_id": caller.organization_id,
-                    "name": fields.name,
-                    "project": fields.project,
-                    "environment": fields.environment,
-                    "bundle": fields.bundle,
-                    "kind": fields.kind.value,
-                    "replicas": fields.replicas,
-                    "labels": fields.labels,
-                    "params": fields.params,
-                    "connections": fields.connections,
-                    "version_constraint": fields.version_constraint,
-                    "release_channel": fields.release_channel,
-                },
-            )
+        created = await store.insert(
+            conn,
+            {
+                "id": str(uuid.uuid4()),
+                "organization_id": caller.organization_id,
+                "name": fields.name,
+                "project": fields.project,
+                "environment": fields.environment,
+                "bundle": fields.bundle,
+                "kind": fields.kind.value,
+                "replicas": fields.replicas,
+                "labels": fields.labels,
+                "params": fields.params,
+                "connections": fields.connections,
+                "version_constraint": fields.version_constraint,
+                "release_channel": fields.release_channel,
+            },
+        )
     except IntegrityError as exc:
         if _name_taken(exc):
             raise AlreadyExists(
                 f"an instance named {fields.name!r} exists in {fields.project}/{fields.environment}", INSTANCE_EXISTS
             ) from None
         raise
+    return Change(created, AuditEntry("instance.create", f"instances/{created.id}"))
 
 
 async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
@@ -114,41 +116,41 @@ def _page(rows: list[Instance], limit: int, fingerprint: str) -> tuple[list[Inst
     return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
 
 
-async def update(svc: Services, caller: Caller, instance_id: str, changes: dict[str, Any]) -> Instance:
+async def update(
+    conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, changes: dict[str, Any]
+) -> Change[Instance]:
+    current = await store.get(conn, caller.organization_id, instance_id, lock=True)
+    if current is None:
+        raise _not_found(instance_id)
+    if "connections" in changes:
+        await _check_connections(conn, caller, "instance.connections", changes["connections"])
+    if "replicas" in changes and current.kind is Kind.STATIC and changes["replicas"] != 0:
+        raise InvalidArgument([FieldViolation("instance.replicas", "must be 0 for a STATIC instance")])
+    values = dict(changes)
+    # SPEC §3: deliberately changing the constraint or channel ends the rollback pin.
+    if any(
+        name in changes and changes[name] != getattr(current, name)
+        for name in ("version_constraint", "release_channel")
+    ):
+        values.update(pinned=False, bundle_release_id=None, version=None)
     try:
-        async with svc.engine.begin() as conn:
-            current = await store.get(conn, caller.organization_id, instance_id, lock=True)
-            if current is None:
-                raise _not_found(instance_id)
-            if "connections" in changes:
-                await _check_connections(conn, caller, "instance.connections", changes["connections"])
-            if "replicas" in changes and current.kind is Kind.STATIC and changes["replicas"] != 0:
-                raise InvalidArgument([FieldViolation("instance.replicas", "must be 0 for a STATIC instance")])
-            values = dict(changes)
-            # SPEC §3: deliberately changing the constraint or channel ends the rollback pin.
-            if any(
-                name in changes and changes[name] != getattr(current, name)
-                for name in ("version_constraint", "release_channel")
-            ):
-                values.update(pinned=False, bundle_release_id=None, version=None)
-            await store.update(conn, instance_id, values)
-            updated = await store.get(conn, caller.organization_id, instance_id)
-            assert updated is not None
-            return updated
+        await store.update(conn, instance_id, values)
     except IntegrityError as exc:
         if _name_taken(exc):
             raise AlreadyExists("that name is taken in the target project/environment", INSTANCE_EXISTS) from None
         raise
+    updated = await store.get(conn, caller.organization_id, instance_id)
+    assert updated is not None
+    return Change(updated, AuditEntry("instance.update", f"instances/{instance_id}"))
 
 
 async def set_secrets(
-    svc: Services, caller: Caller, instance_id: str, secrets: dict[str, str], remove: list[str]
-) -> Instance:
-    async with svc.engine.begin() as conn:
-        current = await store.get(conn, caller.organization_id, instance_id, lock=True)
-        if current is None:
-            raise _not_found(instance_id)
-        await store.set_secrets(conn, instance_id, {k: v.encode() for k, v in secrets.items()}, remove)
-        updated = await store.get(conn, caller.organization_id, instance_id)
-        assert updated is not None
-        return updated
+    conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, secrets: dict[str, str], remove: list[str]
+) -> Change[Instance]:
+    current = await store.get(conn, caller.organization_id, instance_id, lock=True)
+    if current is None:
+        raise _not_found(instance_id)
+    await store.set_secrets(conn, instance_id, {k: v.encode() for k, v in secrets.items()}, remove)
+    updated = await store.get(conn, caller.organization_id, instance_id)
+    assert updated is not None
+    return Change(updated, AuditEntry("instance.set_secrets", f"instances/{instance_id}"))

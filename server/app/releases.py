@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
+from server.app.mutation import Change
+from server.domain.audit import AuditEntry
 from server.artifacts import ArtifactStore
 from server.domain import listing
 from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -54,37 +56,40 @@ def to_release(row: Any, artifacts: ArtifactStore) -> Release:
     )
 
 
-async def publish(svc: Services, caller: Caller, fields: ReleaseFields, content: bytes | None) -> Release:
+async def publish(
+    conn: AsyncConnection, svc: Services, caller: Caller, fields: ReleaseFields, content: bytes | None
+) -> Change[Release]:
     release_id = str(uuid.uuid4())
     uri = fields.artifact_uri
     if content is not None:
+        # Written before the row so a committed release always has its artifact. If the
+        # transaction does not commit, the file is an unreferenced orphan named by a fresh uuid.
         uri = svc.artifacts.put(caller.organization_id, release_id, content)
     try:
-        async with svc.engine.begin() as conn:
-            row = await store.insert(
-                conn,
-                {
-                    "id": release_id,
-                    "organization_id": caller.organization_id,
-                    "bundle": fields.bundle,
-                    "version": fields.version,
-                    "release_channel": fields.release_channel,
-                    "artifact_uri": uri,
-                    "state": fields.state.value,
-                    "schema_version": fields.schema_version,
-                },
-            )
-            if fields.state is ReleaseState.READY:
-                await _lift_quarantines(conn, caller.organization_id, fields)
-            return to_release(row, svc.artifacts)
-    except BaseException as exc:
+        row = await store.insert(
+            conn,
+            {
+                "id": release_id,
+                "organization_id": caller.organization_id,
+                "bundle": fields.bundle,
+                "version": fields.version,
+                "release_channel": fields.release_channel,
+                "artifact_uri": uri,
+                "state": fields.state.value,
+                "schema_version": fields.schema_version,
+            },
+        )
+    except IntegrityError as exc:
         if content is not None:
             svc.artifacts.delete(uri)
-        if isinstance(exc, IntegrityError) and "uq_releases_version" in str(exc.orig):
+        if "uq_releases_version" in str(exc.orig):
             raise AlreadyExists(
                 f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS
             ) from None
         raise
+    if fields.state is ReleaseState.READY:
+        await _lift_quarantines(conn, caller.organization_id, fields)
+    return Change(to_release(row, svc.artifacts), AuditEntry("release.publish", f"releases/{release_id}"))
 
 
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
@@ -119,29 +124,32 @@ async def list_page(
     return releases[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
 
 
-async def archive(svc: Services, caller: Caller, release_id: str) -> Release:
-    async with svc.engine.begin() as conn:
-        row = await store.get(conn, caller.organization_id, release_id, lock=True)
-        if row is None:
-            raise NotFound(f"release {release_id} not found")
-        if row["state"] == ReleaseState.FAILED.value:
-            raise FailedPrecondition(f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY)
-        if row["state"] != ReleaseState.ARCHIVED.value:
-            row = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
-        return to_release(row, svc.artifacts)
+async def archive(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
+    row = await store.get(conn, caller.organization_id, release_id, lock=True)
+    if row is None:
+        raise NotFound(f"release {release_id} not found")
+    if row["state"] == ReleaseState.FAILED.value:
+        raise FailedPrecondition(f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY)
+    if row["state"] != ReleaseState.ARCHIVED.value:
+        row = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
+    return Change(to_release(row, svc.artifacts), AuditEntry("release.archive", f"releases/{release_id}"))
 
 
-async def delete_artifact(svc: Services, caller: Caller, release_id: str) -> Release:
-    async with svc.engine.begin() as conn:
-        row = await store.get(conn, caller.organization_id, release_id, lock=True)
-        if row is None:
-            raise NotFound(f"release {release_id} not found")
-        if not svc.artifacts.manages(row["artifact_uri"]):
-            raise FailedPrecondition(
-                f"the artifact {row['artifact_uri']} is external; the store does not delete it", ARTIFACT_EXTERNAL
-            )
-        if not row["artifact_deleted"]:
-            row = await store.update(conn, release_id, {"artifact_deleted": True})
-    # Deleted after the commit: a failed commit must not lose the artifact of a live release.
-    svc.artifacts.delete(row["artifact_uri"])
-    return to_release(row, svc.artifacts)
+async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
+    row = await store.get(conn, caller.organization_id, release_id, lock=True)
+    if row is None:
+        raise NotFound(f"release {release_id} not found")
+    if not svc.artifacts.manages(row["artifact_uri"]):
+        raise FailedPrecondition(
+            f"the artifact {row['artifact_uri']} is external; the store does not delete it", ARTIFACT_EXTERNAL
+        )
+    if not row["artifact_deleted"]:
+        row = await store.update(conn, release_id, {"artifact_deleted": True})
+    uri = row["artifact_uri"]
+
+    async def remove_file() -> None:
+        # After the commit: a failed commit must not lose the artifact of a live release.
+        svc.artifacts.delete(uri)
+
+    released = Release(**{**to_release(row, svc.artifacts).__dict__, "artifact_present": False})
+    return Change(released, AuditEntry("release.delete_artifact", f"releases/{release_id}"), [remove_file])

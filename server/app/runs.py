@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.domain.deployments import Transition, next_status
 from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
 from server.domain.plan import STALE
+from server.domain.audit import AuditEntry
+from server.store import audit as audit_store
 from server.store import deployments as store
 from server.store import events
 from server.store import instances as instance_store
@@ -162,6 +164,23 @@ async def complete(
                 NewEvent(EventType.COMPLETED, status, "completed"),
             ],
         )
+        await audit_store.append(
+            conn,
+            deployment.organization_id,
+            AuditEntry(
+                "deployment.complete",
+                f"deployments/{deployment.id}",
+                previous_deployment_id=instance.active_deployment_id,
+                new_deployment_id=deployment.id if provision else None,
+                previous_release_id=previous_release,
+                new_release_id=deployment.bundle_release_id if provision else None,
+            ),
+            actor=f"worker:{owner}",
+            actor_kind="service",
+            request_id="",
+            attribution="",
+            outcome="ok",
+        )
         switched = Switched(
             organization_id=deployment.organization_id,
             instance_id=instance.id,
@@ -207,6 +226,16 @@ async def fail(
             await events.append(
                 conn, deployment.organization_id, deployment.id, deployment.instance_id,
                 [NewEvent(EventType.FAILED, status, reason)],
+            )
+            await audit_store.append(
+                conn,
+                deployment.organization_id,
+                AuditEntry("deployment.fail", f"deployments/{deployment.id}"),
+                actor=f"worker:{owner}" if owner else "reaper",
+                actor_kind="service",
+                request_id="",
+                attribution="",
+                outcome=reason[:200],
             )
             if instance.kind is Kind.DYNAMIC:
                 # Instances spawned for the failed release are not serving: let them drain.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +32,25 @@ class Target:
     quarantined: bool
 
 
+def _segment(key: str) -> str:
+    # A dot inside a key is escaped so that `{"a.b": 1}` and `{"a": {"b": 1}}` have different paths.
+    return key.replace("\\", "\\\\").replace(".", "\\.")
+
+
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaves of a JSON object by dotted path; lists are leaves."""
+    """Leaves of a JSON object by dotted path (dots in keys escaped as `\\.`); lists are leaves."""
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, inner in value.items():
-            out.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+            segment = _segment(str(key))
+            out.update(flatten(inner, f"{prefix}.{segment}" if prefix else segment))
         return out
     return {prefix: value} if prefix else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Python says True == 1.0; JSON does not.
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> JSON:
@@ -46,7 +58,9 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> JSON:
     return {
         "added": {p: new[p] for p in sorted(new.keys() - old.keys())},
         "removed": {p: old[p] for p in sorted(old.keys() - new.keys())},
-        "changed": {p: {"from": old[p], "to": new[p]} for p in sorted(old.keys() & new.keys()) if old[p] != new[p]},
+        "changed": {
+            p: {"from": old[p], "to": new[p]} for p in sorted(old.keys() & new.keys()) if not _same(old[p], new[p])
+        },
     }
 
 

@@ -171,3 +171,46 @@ release_quarantines = sa.Table(
     sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    # 1, 2, 3 … per organization: the order of the hash chain.
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("previous_deployment_id", sa.Text, nullable=True),
+    sa.Column("new_deployment_id", sa.Text, nullable=True),
+    sa.Column("previous_release_id", sa.Text, nullable=True),
+    sa.Column("new_release_id", sa.Text, nullable=True),
+    sa.Column("request_id", sa.Text, nullable=False, server_default=""),
+    sa.Column("attribution", sa.Text, nullable=False, server_default=""),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.UniqueConstraint("organization_id", "sequence", name="uq_audit_events_org_sequence"),
+    sa.Index("ix_audit_events_org_created", "organization_id", "create_time", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("organization_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("method", sa.Text, nullable=False),
+    # sha256 of the request without its key: the same key with another request is refused.
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    # The serialized response of the first request, or its deterministic error.
+    sa.Column("response", sa.LargeBinary, nullable=True),
+    sa.Column("error_code", sa.Text, nullable=True),
+    sa.Column("error_reason", sa.Text, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_idempotency_keys_expire", "expire_time"),
+)

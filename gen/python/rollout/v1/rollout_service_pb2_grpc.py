@@ -160,6 +160,11 @@ class RolloutServiceStub:
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.VerifyAuditChain = channel.unary_unary(
+                '/rollout.v1.RolloutService/VerifyAuditChain',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainResponse.FromString,
+                _registered_method=True)
 
 
 class RolloutServiceServicer:
@@ -389,7 +394,19 @@ class RolloutServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditEvents(self, request, context):
-        """Lists audit events, newest first, paginated. Errors: INVALID_ARGUMENT.
+        """Lists audit events, newest first, paginated. Every mutating RPC writes
+        exactly one (refused attempts too, with their reason as `outcome`), in
+        the same transaction as its change; so do workers when they switch or
+        fail a deployment. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAuditChain(self, request, context):
+        """Checks the organization's audit hash chain: each record's hash covers its
+        fields and the previous record's hash, so an edited, inserted or deleted
+        row breaks the chain from there on. Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -507,6 +524,11 @@ def add_RolloutServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'VerifyAuditChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAuditChain,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1118,6 +1140,33 @@ class RolloutService:
             '/rollout.v1.RolloutService/ListAuditEvents',
             rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.SerializeToString,
             rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAuditChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/VerifyAuditChain',
+            rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainResponse.FromString,
             options,
             channel_credentials,
             insecure,

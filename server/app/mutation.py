@@ -1,0 +1,156 @@
+"""How every mutating RPC runs: idempotency key, the change, its audit record — one transaction (SPEC §5, §6).
+
+- The key row is inserted first. A concurrent request with the same key
+  blocks on that insert until the first commits, then replays its stored
+  response: N concurrent repeats make exactly one change.
+- The same key with a different request (another fingerprint) is refused
+  with ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED; nothing runs.
+- A deterministic error (NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS) is
+  stored for the key and replayed; a transient one (database or Redis down)
+  rolls everything back, so the key is not burnt and the client may retry.
+- Every attempt is audited: a change with outcome `ok` in its own
+  transaction, a refused attempt with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.app.context import Caller, Services
+from server.domain.audit import AuditEntry
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, RolloutError
+from server.store import audit as audit_store
+from server.store import idempotency as keys
+
+T = TypeVar("T")
+
+KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+
+# Errors that a repeat of the same request would meet again: stored and replayed.
+DETERMINISTIC: dict[str, type[RolloutError]] = {
+    "NOT_FOUND": NotFound,
+    "ALREADY_EXISTS": AlreadyExists,
+    "FAILED_PRECONDITION": FailedPrecondition,
+}
+_CODE_OF = {cls: code for code, cls in DETERMINISTIC.items()}
+
+
+@dataclass
+class Change(Generic[T]):
+    """What a mutation did: its result, its audit entry, and work to do once it is committed."""
+
+    result: T
+    audit: AuditEntry
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    fingerprint: str
+    # The audit entry of a refused attempt (the mutation could not say what it would have been).
+    refused: AuditEntry
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    response: bytes
+    replayed: bool
+
+
+def _code(exc: RolloutError) -> str | None:
+    for cls in type(exc).__mro__:
+        if cls in _CODE_OF:
+            return _CODE_OF[cls]
+    return None
+
+
+async def execute(
+    svc: Services,
+    caller: Caller,
+    request: Request,
+    mutation: Callable[[AsyncConnection], Awaitable[Change[T]]],
+    encode: Callable[[T], bytes],
+) -> Done[T]:
+    key = caller.request_id
+    try:
+        async with svc.engine.begin() as conn:
+            if key and not await keys.claim(
+                conn, caller.organization_id, key, request.method, request.fingerprint, svc.key_retention_seconds
+            ):
+                stored = await keys.get(conn, caller.organization_id, key)
+            else:
+                change = await mutation(conn)
+                response = encode(change.result)
+                await _audit(conn, caller, change.audit, "ok")
+                if key:
+                    await keys.store_response(conn, caller.organization_id, key, response)
+                stored = None
+    except RolloutError as exc:
+        code = _code(exc)
+        if code is None:
+            raise  # e.g. INVALID_ARGUMENT found while running: nothing happened, the key stays free
+        theirs: Done[T] | None = await _refused(svc, caller, request, exc, code)
+        if theirs is None:
+            raise
+        return theirs
+    if stored is None:
+        for effect in change.after_commit:
+            await effect()
+        return Done(response, replayed=False)
+    return _replay(request, stored)
+
+
+def _replay(request: Request, stored: keys.StoredKey | None) -> Done[T]:
+    if stored is None:  # purged between the conflict and the read: vanishingly rare
+        raise RolloutError("the idempotency key expired while this request waited; retry", "INTERNAL")
+    if stored.fingerprint != request.fingerprint or stored.method != request.method:
+        raise AlreadyExists(
+            "this idempotency key was used for a different request; use a new key", KEY_REUSED
+        )
+    if stored.error_code is not None:
+        raise DETERMINISTIC[stored.error_code](stored.error_message or "", stored.error_reason)
+    assert stored.response is not None
+    return Done(stored.response, replayed=True)
+
+
+async def _refused(
+    svc: Services, caller: Caller, request: Request, exc: RolloutError, code: str
+) -> Done[T] | None:
+    """Store the deterministic error for the key (if it is still free) and audit the refused attempt.
+
+    Returns the stored outcome instead if another request with the key finished in the meantime.
+    """
+    async with svc.engine.begin() as conn:
+        if caller.request_id:
+            claimed = await keys.claim(
+                conn,
+                caller.organization_id,
+                caller.request_id,
+                request.method,
+                request.fingerprint,
+                svc.key_retention_seconds,
+                error=(code, exc.reason, exc.message),
+            )
+            if not claimed:
+                # Someone else finished first; their stored outcome is what the client gets.
+                return _replay(request, await keys.get(conn, caller.organization_id, caller.request_id))
+        await _audit(conn, caller, request.refused, exc.reason)
+    return None
+
+
+async def _audit(conn: AsyncConnection, caller: Caller, entry: AuditEntry, outcome: str) -> None:
+    await audit_store.append(
+        conn,
+        caller.organization_id,
+        entry,
+        caller.principal_id,
+        caller.principal_kind,
+        caller.request_id,
+        caller.attribution,
+        outcome,
+    )

@@ -1,0 +1,92 @@
+"""Audit records and their tamper-evident chain (SPEC §6).
+
+Each record's hash covers its own fields and the previous record's hash in
+the same organization, so editing or deleting any stored row breaks every
+link after it. The canonical form is fixed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What a mutation says about itself; the caller's identity is added by the runner."""
+
+    action: str
+    resource: str
+    previous_deployment_id: str | None = None
+    new_deployment_id: str | None = None
+    previous_release_id: str | None = None
+    new_release_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: str
+    organization_id: str
+    sequence: int
+    create_time: datetime
+    actor: str
+    actor_kind: str
+    action: str
+    resource: str
+    previous_deployment_id: str | None
+    new_deployment_id: str | None
+    previous_release_id: str | None
+    new_release_id: str | None
+    request_id: str
+    attribution: str
+    outcome: str
+    prev_hash: str
+    hash: str
+
+
+def canonical(record: AuditRecord) -> str:
+    """The exact text that is hashed: every field but the hashes, in a fixed order and format."""
+    fields = {
+        "id": record.id,
+        "organization_id": record.organization_id,
+        "sequence": record.sequence,
+        "create_time": record.create_time.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": record.actor,
+        "actor_kind": record.actor_kind,
+        "action": record.action,
+        "resource": record.resource,
+        "previous_deployment_id": record.previous_deployment_id,
+        "new_deployment_id": record.new_deployment_id,
+        "previous_release_id": record.previous_release_id,
+        "new_release_id": record.new_release_id,
+        "request_id": record.request_id,
+        "attribution": record.attribution,
+        "outcome": record.outcome,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, canonical_text: str) -> str:
+    return hashlib.sha256((prev_hash + canonical_text).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    checked: int
+    first_broken_id: str | None
+    detail: str
+
+
+def verify(records: list[AuditRecord], prev_hash: str = "", expected_sequence: int = 1) -> ChainCheck:
+    """Walks records in sequence order; reports the first one whose link does not hold."""
+    for index, record in enumerate(records):
+        if record.sequence != expected_sequence + index:
+            return ChainCheck(index, record.id, f"sequence {record.sequence} where {expected_sequence + index} was expected (a row is missing)")
+        if record.prev_hash != prev_hash:
+            return ChainCheck(index, record.id, "its prev_hash does not match the previous record's hash")
+        if chain_hash(prev_hash, canonical(record)) != record.hash:
+            return ChainCheck(index, record.id, "its contents do not match its hash (the row was edited)")
+        prev_hash = record.hash
+    return ChainCheck(len(records), None, "")
