@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, propose, publish
+from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, plan, propose, publish
+from tests.stack import Stack
 
 
 def test_resuming_after_every_event_sees_each_exactly_once(stub: Stub, org: str) -> None:
@@ -58,3 +62,81 @@ def test_watch_instance_resumes_by_instance_sequence(stub: Stub, org: str) -> No
 def test_watch_of_unknown_deployment_is_not_found(stub: Stub, org: str) -> None:
     f = failure(lambda: events(stub, org, "00000000-0000-4000-8000-000000000000"))
     assert f.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_resume_after_every_event_of_a_real_rollback(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    first = deploy(stub, org, instance.id)
+    publish(stub, org, "1.1.0")
+    deploy(stub, org, instance.id)
+    back = stub.RollbackDeployment(api.RollbackDeploymentRequest(organization_id=org, id=first.id))
+    plan(stub, org, back.id)
+    approve(stub, org, back.id)
+
+    seen: list[pb.DeploymentEvent] = []
+    while not seen or seen[-1].status != pb.Deployment.STATUS_COMPLETED:
+        # Disconnect after every single event and resume from the last sequence seen.
+        stream = stub.WatchDeployment(
+            api.WatchDeploymentRequest(organization_id=org, id=back.id, after_sequence=seen[-1].sequence if seen else 0),
+            timeout=30,
+        )
+        seen.append(next(stream))
+        stream.cancel()
+
+    assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
+    assert seen == events(stub, org, back.id)
+    assert {pb.DeploymentEvent.TYPE_PLANNED, pb.DeploymentEvent.TYPE_SWITCHED} <= {e.type for e in seen}
+
+
+def test_watcher_on_another_server_sees_events_of_a_deployment_approved_elsewhere(stub: Stub, org: str, stack: Stack) -> None:
+    _, other_address = stack.start_server()
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    proposal = propose(stub, org, instance.id)
+    with grpc.insecure_channel(other_address) as other:
+        watcher = api_grpc.RolloutServiceStub(other).WatchDeployment(
+            api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=30
+        )
+        assert next(watcher).type == pb.DeploymentEvent.TYPE_PROPOSED
+
+        approve(stub, org, proposal.id)  # through the session's server; a worker process runs it
+
+        rest = list(watcher)
+    assert [e.sequence for e in rest] == list(range(2, len(rest) + 2))
+    assert rest[-1].type == pb.DeploymentEvent.TYPE_COMPLETED
+
+
+def test_500_concurrent_watchers_all_receive_every_event(stub: Stub, org: str, address: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    proposal = propose(stub, org, instance.id)
+
+    async def watch_all() -> list[list[int]]:
+        channels = [grpc.aio.insecure_channel(address) for _ in range(5)]
+        try:
+            calls = [
+                api_grpc.RolloutServiceStub(channels[i % 5]).WatchDeployment(
+                    api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=60
+                )
+                for i in range(500)
+            ]
+            for call in calls:  # every watcher is connected and has replayed the stored event
+                assert (await call.read()).sequence == 1
+            await asyncio.to_thread(approve, stub, org, proposal.id)
+
+            async def rest(call: grpc.aio.UnaryStreamCall) -> list[int]:  # type: ignore[type-arg]
+                seen = [1]
+                while (event := await call.read()) is not grpc.aio.EOF:
+                    seen.append(event.sequence)
+                return seen
+
+            return await asyncio.gather(*(rest(c) for c in calls))
+        finally:
+            for channel in channels:
+                await channel.close()
+
+    results = asyncio.run(watch_all())
+
+    expected = [e.sequence for e in events(stub, org, proposal.id)]
+    assert len(results) == 500 and all(r == expected for r in results)

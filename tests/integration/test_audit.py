@@ -1,0 +1,191 @@
+"""The audit log (SPEC §6): one record per mutation, append-only, hash-chained, listable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2, field_mask_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from rollout.v1 import resources_pb2 as pb
+from rollout.v1 import rollout_service_pb2 as api
+from server.store.db import asyncpg_dsn
+from tests.integration.helpers import Stub, approve, create_instance, deploy, failure, propose, publish, rollback
+
+SERVICE = "rollout.v1.RolloutService"
+
+
+def audit(stub: Stub, org: str, filter: str = "", **kw: Any) -> list[pb.AuditEvent]:
+    return list(
+        stub.ListAuditEvents(api.ListAuditEventsRequest(organization_id=org, filter=filter, page_size=1000, **kw)).audit_events
+    )
+
+
+def mutating_methods(channel: grpc.Channel) -> set[str]:
+    """RPCs whose request carries a request_id, learned only through server reflection."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    [reply] = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE)])))
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in reply.file_descriptor_response.file_descriptor_proto]
+    messages = {f".{f.package}.{m.name}": m for f in files for m in f.message_type}
+    service = next(s for f in files for s in f.service if f"{f.package}.{s.name}" == SERVICE)
+    return {m.name for m in service.method if any(fd.name == "request_id" for fd in messages[m.input_type].field)}
+
+
+def setup(stub: Stub, org: str) -> dict[str, Any]:
+    instance = create_instance(stub, org)
+    release = publish(stub, org, "1.0.0")
+    done = deploy(stub, org, instance.id)
+    return {"instance": instance, "release": release, "done": done, "proposal": propose(stub, org, instance.id)}
+
+
+# One successful call per mutating RPC. A new mutating RPC without an entry here fails the test below.
+CALLS: dict[str, Callable[[Stub, str, dict[str, Any]], Any]] = {
+    "CreateInstance": lambda s, o, x: create_instance(s, o, name="another"),
+    "UpdateInstance": lambda s, o, x: s.UpdateInstance(api.UpdateInstanceRequest(
+        organization_id=o, id=x["instance"].id, instance=pb.Instance(labels={"team": "a"}),
+        update_mask=field_mask_pb2.FieldMask(paths=["labels"]))),
+    "SetInstanceSecrets": lambda s, o, x: s.SetInstanceSecrets(api.SetInstanceSecretsRequest(
+        organization_id=o, id=x["instance"].id, secrets={"k": "v"})),
+    "PublishRelease": lambda s, o, x: publish(s, o, "9.9.9"),
+    "ArchiveRelease": lambda s, o, x: s.ArchiveRelease(api.ArchiveReleaseRequest(organization_id=o, id=x["release"].id)),
+    "DeleteReleaseArtifact": lambda s, o, x: s.DeleteReleaseArtifact(
+        api.DeleteReleaseArtifactRequest(organization_id=o, id=publish(s, o, "8.8.8").id)),
+    "ProposeDeployment": lambda s, o, x: propose(s, o, x["instance"].id),
+    "DecommissionInstance": lambda s, o, x: s.DecommissionInstance(
+        api.DecommissionInstanceRequest(organization_id=o, id=x["instance"].id)),
+    "RollbackDeployment": lambda s, o, x: rollback(s, o, x["done"].id),
+    "PlanDeployment": lambda s, o, x: s.PlanDeployment(api.PlanDeploymentRequest(organization_id=o, id=x["proposal"].id)),
+    "ApproveDeployment": lambda s, o, x: s.ApproveDeployment(
+        api.ApproveDeploymentRequest(organization_id=o, id=propose(s, o, x["instance"].id).id)),
+    "RejectDeployment": lambda s, o, x: s.RejectDeployment(api.RejectDeploymentRequest(organization_id=o, id=x["proposal"].id)),
+}
+
+
+def test_every_mutating_rpc_is_covered(channel: grpc.Channel) -> None:
+    assert mutating_methods(channel) == set(CALLS)
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+def test_each_mutating_rpc_writes_exactly_one_audit_event(stub: Stub, org: str, method: str) -> None:
+    context = setup(stub, org)
+    # Helpers a call needs first (e.g. a release to delete, a proposal to approve) are audited too; count them.
+    before = len(audit(stub, org))
+    extra = {"DeleteReleaseArtifact": 1, "ApproveDeployment": 1}.get(method, 0)
+
+    CALLS[method](stub, org, context)
+
+    records = audit(stub, org)
+    assert len(records) == before + extra + 1
+    assert records[0].outcome == "ok" and records[0].actor == "anonymous"
+
+
+def test_refused_and_failed_attempts_are_audited_with_their_reason(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    proposal = propose(stub, org, instance.id)
+
+    failure(lambda: rollback(stub, org, proposal.id))
+
+    latest = audit(stub, org)[0]
+    assert (latest.action, latest.resource, latest.outcome) == (
+        "deployment.rollback", f"deployments/{proposal.id}", "SOURCE_NOT_COMPLETED")
+
+
+def test_rollback_records_who_what_from_where_to_with_attribution(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    v1 = publish(stub, org, "1.0.0")
+    first = deploy(stub, org, instance.id)
+    v2 = publish(stub, org, "1.1.0")
+    second = deploy(stub, org, instance.id)
+
+    proposal = stub.RollbackDeployment(
+        api.RollbackDeploymentRequest(organization_id=org, id=first.id, request_id="rb-1"),
+        metadata=(("x-attribution", "INC-1234 via pagerduty"),),
+    )
+    approve(stub, org, proposal.id)
+    from tests.integration.helpers import wait_done
+
+    wait_done(stub, org, proposal.id)
+
+    [record] = audit(stub, org, "action = deployment.rollback")
+    assert (record.request_id, record.attribution, record.actor, record.actor_kind) == (
+        "rb-1", "INC-1234 via pagerduty", "anonymous", "user")
+    assert (record.previous_deployment_id, record.previous_release_id) == (second.id, v2.id)
+    assert (record.new_deployment_id, record.new_release_id) == (proposal.id, v1.id)
+    [switch] = [r for r in audit(stub, org, "action = deployment.complete") if r.resource == f"deployments/{proposal.id}"]
+    assert (switch.previous_deployment_id, switch.new_deployment_id) == (second.id, proposal.id)
+    assert (switch.previous_release_id, switch.new_release_id) == (v2.id, v1.id)
+    assert switch.actor.startswith("worker:") and switch.actor_kind == "service"
+
+
+def test_list_audit_events_filters_and_pages(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        publish(stub, org, version)
+    everything = audit(stub, org)
+    assert [r.action for r in everything] == ["release.publish"] * 3 + ["instance.create"]
+
+    pages, token = [], ""
+    while True:
+        page = stub.ListAuditEvents(api.ListAuditEventsRequest(organization_id=org, page_size=1, page_token=token))
+        pages += list(page.audit_events)
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == everything
+    assert [r.id for r in audit(stub, org, f"resource = instances/{instance.id}")] == [everything[-1].id]
+    since = everything[1].create_time.ToJsonString()
+    assert [r.id for r in audit(stub, org, f'create_time >= "{since}" AND action = release.publish')] == [
+        r.id for r in everything[:2]]
+    assert audit(stub, org + "-other") == []
+    bad = failure(lambda: audit(stub, org, "create_time >= yesterday"))
+    assert (bad.code, list(bad.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["filter"])
+
+
+def run_sql(database_url: str, *statements: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(stub: Stub, org: str, backends: tuple[str, str]) -> None:
+    create_instance(stub, org)
+    for statement in (
+        f"UPDATE audit_events SET actor = 'someone-else' WHERE organization_id = '{org}'",
+        f"DELETE FROM audit_events WHERE organization_id = '{org}'",
+        "TRUNCATE audit_events",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            run_sql(backends[0], statement)
+    assert len(audit(stub, org)) == 1
+
+
+def test_chain_check_finds_a_row_edited_behind_the_triggers(stub: Stub, org: str, backends: tuple[str, str]) -> None:
+    create_instance(stub, org)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        publish(stub, org, version)
+    intact = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
+    assert (intact.intact, intact.checked, intact.first_broken_id) == (True, 4, "")
+    target = audit(stub, org, "action = release.publish")[1]
+
+    # A superuser can switch triggers off; the hash chain still tells.
+    run_sql(
+        backends[0],
+        "SET session_replication_role = replica",
+        f"UPDATE audit_events SET actor = 'mallory' WHERE id = '{target.id}'",
+    )
+
+    broken = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
+    assert (broken.intact, broken.first_broken_id, broken.checked) == (False, target.id, target.sequence - 1)
+    assert "edited" in broken.detail
