@@ -18,6 +18,7 @@ import pytest
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.embedded import EmbeddedPostgres, EmbeddedValkey
 from server.migrate import upgrade
+from tests.auth import admin_token, as_principal
 from tests.stack import Stack
 
 _counter = itertools.count()
@@ -55,14 +56,27 @@ def channel(address: str) -> Iterator[grpc.Channel]:
 
 
 @pytest.fixture()
-def stub(channel: grpc.Channel) -> api_grpc.RolloutServiceStub:
-    return api_grpc.RolloutServiceStub(channel)
-
-
-@pytest.fixture()
 def org() -> str:
     """A fresh organization per test: the unit of isolation."""
     return f"t{os.getpid() % 1000}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture()
+def org_token(org: str, backends: tuple[str, str]) -> str:
+    """A token of the organization's admin (bootstrapped like `make run` does)."""
+    return admin_token(backends[0], org)
+
+
+@pytest.fixture()
+def stub(channel: grpc.Channel, org_token: str) -> api_grpc.RolloutServiceStub:
+    """The service, called as the test organization's admin."""
+    return as_principal(channel, org_token)
+
+
+@pytest.fixture()
+def other(channel: grpc.Channel, org: str, backends: tuple[str, str]) -> api_grpc.RolloutServiceStub:
+    """The service, called as the admin of another organization, `<org>-other`."""
+    return as_principal(channel, admin_token(backends[0], org + "-other"))
 
 
 @pytest.fixture()

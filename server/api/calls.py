@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,6 +13,7 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.api.errors import to_status
+from server.api.guard import Guard
 from server.api.handlers import Malformed
 from server.app import mutation
 from server.app.context import Caller, Services
@@ -23,7 +25,7 @@ Response = TypeVar("Response")
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
-Handler = Callable[[Any, Any, Context], Awaitable[Response]]
+V = TypeVar("V")
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
@@ -31,38 +33,54 @@ ATTRIBUTION_HEADER = "x-attribution"
 MAX_ATTRIBUTION = 512
 
 
-def unary(handler: Handler[Response]) -> Handler[Response]:
-    """Turns every exception of a unary handler into a rich status (never UNKNOWN)."""
+def unary(
+    validate: Callable[[Any], V],
+) -> Callable[[Callable[[Any, Any, Context, Caller, V], Awaitable[Response]]], Callable[[Any, Any, Context], Awaitable[Response]]]:
+    """A unary handler: authenticate, validate with `validate` (its result is passed on as the
+    last argument), authorize (server/api/guard.py), run; every exception becomes a rich status
+    (never UNKNOWN)."""
 
-    @functools.wraps(handler)
-    async def wrapper(self: Any, request: Any, context: Context) -> Response:
-        try:
-            refuse_malformed(request)
-            return await handler(self, request, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await context.abort_with_status(to_status(exc))
-            raise  # unreachable: abort_with_status raises
+    def decorate(
+        handler: Callable[[Any, Any, Context, Caller, V], Awaitable[Response]],
+    ) -> Callable[[Any, Any, Context], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def wrapper(self: Any, request: Any, context: Context) -> Response:
+            try:
+                who, parsed = await admit(self.guard, handler.__name__, validate, request, context)
+                return await handler(self, request, context, who, parsed)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await context.abort_with_status(to_status(exc))
+                raise  # unreachable: abort_with_status raises
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-def stream(handler: Callable[..., AsyncIterator[Response]]) -> Callable[..., AsyncIterator[Response]]:
+def stream(
+    validate: Callable[[Any], V],
+) -> Callable[[Callable[[Any, Any, Context, Caller, V], AsyncIterator[Response]]], Callable[[Any, Any, Context], AsyncIterator[Response]]]:
     """The same for a server-streaming handler."""
 
-    @functools.wraps(handler)
-    async def wrapper(self: Any, request: Any, context: Context) -> AsyncIterator[Response]:
-        try:
-            refuse_malformed(request)
-            async for message in handler(self, request, context):
-                yield message
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await context.abort_with_status(to_status(exc))
+    def decorate(
+        handler: Callable[[Any, Any, Context, Caller, V], AsyncIterator[Response]],
+    ) -> Callable[[Any, Any, Context], AsyncIterator[Response]]:
+        @functools.wraps(handler)
+        async def wrapper(self: Any, request: Any, context: Context) -> AsyncIterator[Response]:
+            try:
+                who, parsed = await admit(self.guard, handler.__name__, validate, request, context)
+                async for message in handler(self, request, context, who, parsed):
+                    yield message
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await context.abort_with_status(to_status(exc))
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def refuse_malformed(request: object) -> None:
@@ -70,9 +88,24 @@ def refuse_malformed(request: object) -> None:
         raise invalid("request", f"is not a valid {request.type_name} message")
 
 
-def caller(request: Any, context: Context) -> Caller:
-    """The caller: organization, idempotency key (field or `idempotency-key` header), attribution."""
+async def admit(
+    guard: Guard, method: str, validate: Callable[[Any], V], request: Any, context: Context
+) -> tuple[Caller, V]:
+    """Who calls (UNAUTHENTICATED), is the request well-formed (INVALID_ARGUMENT), may they (NOT_FOUND,
+    PERMISSION_DENIED) — in that order, before any state is touched."""
+    refuse_malformed(request)
     metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    names = list((context.auth_context() or {}).get("x509_common_name") or [])
+    cert_name = names[0].decode(errors="replace") if names else None
+    authenticated = await guard.authenticate(metadata, cert_name)
+    parsed = validate(request)
+    base = request_context(request, metadata)
+    who = await guard.authorize(method, authenticated, request)
+    return dataclasses.replace(who, request_id=base.request_id, attribution=base.attribution), parsed
+
+
+def request_context(request: Any, metadata: dict[str, str]) -> Caller:
+    """Idempotency key (field or `idempotency-key` header) and attribution; the principal comes later."""
     request_id = getattr(request, "request_id", "")
     if not request_id and IDEMPOTENCY_HEADER in metadata:
         request_id = metadata[IDEMPOTENCY_HEADER]
@@ -101,13 +134,13 @@ async def mutate(
     svc: Services,
     request: Message,
     context: Context,
+    who: Caller,
     refused: AuditEntry,
     work: Callable[[AsyncConnection, Caller], Awaitable[mutation.Change[T]]],
     encode: Callable[[T], M],
     response_type: type[M],
 ) -> M:
     """Run a mutating use case through the idempotency key and audit log (server/app/mutation.py)."""
-    who = caller(request, context)
     done = await mutation.execute(
         svc,
         who,

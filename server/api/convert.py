@@ -9,7 +9,8 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from rollout.v1 import resources_pb2 as pb
 from server.domain.audit import AuditRecord
-from server.domain.models import Deployment, Event, Instance, Release, RuntimeInstance
+from server.domain.models import ApprovalRule, Deployment, Event, Instance, Principal, Release, RuntimeInstance
+from server.store.identity import TokenRow
 
 
 def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -145,4 +146,37 @@ def audit_event(value: AuditRecord) -> pb.AuditEvent:
         sequence=value.sequence,
         hash=value.hash,
         prev_hash=value.prev_hash,
+    )
+
+
+def principal(value: Principal) -> pb.Principal:
+    return pb.Principal(
+        id=value.id,
+        name=value.name,
+        kind=f"KIND_{value.kind.value}",
+        groups=list(value.groups),
+        disabled=value.disabled,
+        create_time=timestamp(value.create_time),
+    )
+
+
+def token_info(value: TokenRow) -> pb.TokenInfo:
+    return pb.TokenInfo(
+        id=value.id,
+        principal_id=value.principal_id,
+        expire_time=timestamp(value.expire_time),
+        revoked=value.revoked,
+        create_time=timestamp(value.create_time),
+    )
+
+
+def policy(value: Any) -> pb.Policy:
+    return pb.Policy(name=value["name"], cedar=value["cedar"], update_time=timestamp(value["update_time"]))
+
+
+def approval_rule(value: ApprovalRule) -> pb.ApprovalRule:
+    return pb.ApprovalRule(
+        environment=value.environment,
+        required_approvals=value.required_approvals,
+        proposer_may_approve=value.proposer_may_approve,
     )

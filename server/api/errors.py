@@ -24,7 +24,9 @@ from server.domain.errors import (
     InvalidArgument,
     NotFound,
     NotImplementedYet,
+    PermissionDenied,
     RolloutError,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -39,6 +41,8 @@ CODES: dict[type[RolloutError], grpc.StatusCode] = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 BACKEND_ERRORS = (OperationalError, InterfaceError, PoolTimeout, RedisError, ConnectionError, OSError)

@@ -13,7 +13,7 @@ from server.app.instances import UPDATABLE, InstanceFields
 from server.app.releases import ReleaseFields
 from server.artifacts import supported
 from server.domain import validation
-from server.domain.models import Kind, ReleaseState
+from server.domain.models import ApprovalRule, Kind, PrincipalKind, ReleaseState
 from server.domain.semver import InvalidVersion, Version
 from server.domain.validation import Violations
 
@@ -265,4 +265,97 @@ def watch(request: Any, after_field: str) -> None:
 def organization_only(request: Any) -> None:
     v = Violations()
     organization(v, request)
+    v.check()
+
+
+PRINCIPAL_KINDS = {pb.Principal.KIND_USER: PrincipalKind.USER, pb.Principal.KIND_SERVICE: PrincipalKind.SERVICE}
+MAX_GROUPS = 32
+MAX_POLICY = 64 * 1024
+MAX_TTL = 365 * 24 * 3600
+
+
+def _groups(v: Violations, field: str, groups: list[str]) -> None:
+    if len(groups) > MAX_GROUPS:
+        v.add(field, f"at most {MAX_GROUPS} groups")
+    for index, group in enumerate(groups):
+        v.slug(f"{field}[{index}]", group)
+
+
+def create_principal(request: api.CreatePrincipalRequest) -> tuple[str, PrincipalKind, list[str]]:
+    v = Violations()
+    organization(v, request)
+    p = request.principal
+    v.slug("principal.name", p.name)
+    kind = PRINCIPAL_KINDS.get(p.kind)
+    if kind is None:
+        v.add("principal.kind", "must be KIND_USER or KIND_SERVICE")
+    _groups(v, "principal.groups", list(p.groups))
+    v.check()
+    assert kind is not None
+    return p.name, kind, list(p.groups)
+
+
+def update_principal(request: api.UpdatePrincipalRequest) -> dict[str, Any]:
+    v = Violations()
+    organization(v, request)
+    v.uuid("id", request.id)
+    paths = list(request.update_mask.paths)
+    if not paths:
+        v.add("update_mask", "required: `groups` and/or `disabled`")
+    changes: dict[str, Any] = {}
+    for path in paths:
+        if path == "groups":
+            _groups(v, "principal.groups", list(request.principal.groups))
+            changes["groups"] = list(request.principal.groups)
+        elif path == "disabled":
+            changes["disabled"] = request.principal.disabled
+        else:
+            v.add("update_mask", f"{path!r} cannot be updated; updatable: disabled, groups")
+    v.check()
+    return changes
+
+
+def create_token(request: api.CreateTokenRequest) -> None:
+    v = Violations()
+    organization(v, request)
+    v.uuid("principal_id", request.principal_id)
+    if request.ttl_seconds and not 60 <= request.ttl_seconds <= MAX_TTL:
+        v.add("ttl_seconds", f"must be between 60 and {MAX_TTL}")
+    v.check()
+
+
+def put_policy(request: api.PutPolicyRequest) -> tuple[str, str]:
+    v = Violations()
+    organization(v, request)
+    v.slug("policy.name", request.policy.name)
+    if not request.policy.cedar.strip():
+        v.add("policy.cedar", "required")
+    v.text("policy.cedar", request.policy.cedar, MAX_POLICY)
+    v.check()
+    return request.policy.name, request.policy.cedar
+
+
+def delete_policy(request: api.DeletePolicyRequest) -> None:
+    v = Violations()
+    organization(v, request)
+    v.slug("name", request.name)
+    v.check()
+
+
+def put_approval_rule(request: api.PutApprovalRuleRequest) -> ApprovalRule:
+    v = Violations()
+    organization(v, request)
+    rule = request.rule
+    v.slug("rule.environment", rule.environment)
+    if not 1 <= rule.required_approvals <= 10:
+        v.add("rule.required_approvals", "must be between 1 and 10")
+    v.check()
+    return ApprovalRule(rule.environment, rule.required_approvals, rule.proposer_may_approve)
+
+
+def paging(request: Any) -> None:
+    v = Violations()
+    organization(v, request)
+    v.page_size(request.page_size)
+    v.text("page_token", request.page_token, 1024)
     v.check()

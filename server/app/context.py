@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app.queue import JobQueue
 from server.artifacts import ArtifactStore
+from server.domain.models import Principal
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,9 @@ class Caller:
     principal_kind: str = "user"
     request_id: str = ""
     attribution: str = ""
+    # The authenticated principal and the organization's compiled policies (server/api/guard.py).
+    principal: Principal | None = None
+    policies: Any = None
 
 
 @dataclass(frozen=True)

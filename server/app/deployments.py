@@ -14,12 +14,14 @@ from server.app.releases import to_release
 from server.domain import listing
 from server.domain import releases as release_rules
 from server.domain import snapshot
+from server.domain import approvals as approval_rules
 from server.domain import rollback as rollback_rules
 from server.domain.deployments import Transition, next_status, require_proposed
 from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Release, Status
 from server.store import deployments as store
 from server.store import events
+from server.store import identity as identity_store
 from server.store import instances as instance_store
 from server.store import releases as release_store
 
@@ -185,24 +187,48 @@ async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, dep
 
 
 async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
+    """One approval. The deployment becomes PENDING (and is handed to a worker) once the
+    environment's approval rule has enough distinct approvers (issue #5, separation of duties)."""
     current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
     if current is None:
         raise _deployment_not_found(deployment_id)
     status = next_status(current.status, Transition.APPROVE)
-    approved = await store.approve(conn, deployment_id, caller.principal_id)
-    await events.append(
-        conn,
-        caller.organization_id,
-        deployment_id,
-        current.instance_id,
-        [NewEvent(EventType.APPROVED, status, f"approved by {caller.principal_id}")],
-    )
     instance = await _instance(conn, caller, current.instance_id)
+    rule = approval_rules.rule_for(instance.environment, await identity_store.rules(conn, caller.organization_id))
+    tally = approval_rules.approve(
+        rule, current.proposed_by, caller.principal_id, await identity_store.approvers(conn, deployment_id)
+    )
+    await identity_store.record_approval(conn, deployment_id, caller.principal_id)
+    entry = await _entry(conn, "deployment.approve", instance, current, moves_active=True)
+    if not tally.reached:
+        await events.append(
+            conn,
+            caller.organization_id,
+            deployment_id,
+            current.instance_id,
+            [
+                NewEvent(
+                    EventType.APPROVED,
+                    current.status,
+                    f"approval {tally.approvals} of {tally.required} by {caller.principal_id}",
+                    tally.approvals,
+                    tally.required,
+                )
+            ],
+        )
+        return Change(current, entry)
+    approved = await store.approve(conn, deployment_id, caller.principal_id)
+    detail = f"approved by {caller.principal_id}"
+    if tally.required > 1:
+        detail = f"approval {tally.approvals} of {tally.required} by {caller.principal_id}: approved"
+    await events.append(
+        conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.APPROVED, status, detail)]
+    )
 
     async def enqueue() -> None:
         await svc.queue.enqueue_provision(deployment_id)
 
-    return Change(approved, await _entry(conn, "deployment.approve", instance, approved, moves_active=True), [enqueue])
+    return Change(approved, entry, [enqueue])
 
 
 async def reject(

@@ -154,3 +154,4 @@ async def set_secrets(
     updated = await store.get(conn, caller.organization_id, instance_id)
     assert updated is not None
     return Change(updated, AuditEntry("instance.set_secrets", f"instances/{instance_id}"))
+

@@ -46,6 +46,8 @@ class Change(Generic[T]):
     result: T
     audit: AuditEntry
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # What a replay returns, when it must differ from the first response (a secret shown once).
+    replay_result: T | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ async def execute(
                 response = encode(change.result)
                 await _audit(conn, caller, change.audit, "ok")
                 if key:
-                    await keys.store_response(conn, caller.organization_id, key, response)
+                    replay = response if change.replay_result is None else encode(change.replay_result)
+                    await keys.store_response(conn, caller.organization_id, key, replay)
                 stored = None
     except RolloutError as exc:
         code = _code(exc)

@@ -47,6 +47,14 @@ class FailedPrecondition(RolloutError):
     reason = "FAILED_PRECONDITION"
 
 
+class Unauthenticated(RolloutError):
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(RolloutError):
+    reason = "PERMISSION_DENIED"
+
+
 class Unavailable(RolloutError):
     """A backend (PostgreSQL, Redis) did not answer; safe to retry."""
 

@@ -163,3 +163,26 @@ class RuntimeInstance:
     error: str
     create_time: datetime
     update_time: datetime
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "USER"
+    SERVICE = "SERVICE"
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    organization_id: str
+    name: str
+    kind: PrincipalKind
+    groups: tuple[str, ...]
+    disabled: bool
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    environment: str
+    required_approvals: int = 1
+    proposer_may_approve: bool = True

@@ -33,11 +33,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="rollout: %(message)s", stream=sys.stderr)
     data_root = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout").absolute()
     env = dict(os.environ)
+    env["ROLLOUT_DATA_DIR"] = str(data_root)
     services = ExitStack()
     try:
         with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
             _start_services(services, data_root, env)
-            if _migrate(env) != 0:
+            if _migrate(env) != 0 or _bootstrap(env) != 0:
                 return 1
             _print_banner(env)
             return run_stack({"server": [sys.executable, "-m", "server"],
@@ -105,6 +106,14 @@ def _migrate(env: Mapping[str, str]) -> int:
         log.error("migrations failed with code %d; stopping", code)
     else:
         log.info("migrations applied in %.1fs", time.monotonic() - started)
+    return code
+
+
+def _bootstrap(env: Mapping[str, str]) -> int:
+    """The first organization admin and its token in <data dir>/admin.token (server/bootstrap.py)."""
+    code = subprocess.run([sys.executable, "-m", "server.bootstrap"], env=env, check=False).returncode
+    if code != 0:
+        log.error("bootstrap failed with code %d; stopping", code)
     return code
 
 

@@ -214,3 +214,64 @@ idempotency_keys = sa.Table(
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_idempotency_keys_expire", "expire_time"),
 )
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    # Bumped by every policy or approval-rule change: servers cache compiled policies per version.
+    sa.Column("policy_version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("groups", sa.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.UniqueConstraint("organization_id", "name", name="uq_principals_name"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("organization_id", sa.Text, nullable=False),
+    sa.Column("principal_id", UUID(as_uuid=False), sa.ForeignKey("principals.id"), nullable=False),
+    # sha256 of the secret; the secret itself is never stored.
+    sa.Column("hash", sa.Text, nullable=False, unique=True),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("organization_id", sa.Text, sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("cedar", sa.Text, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+approval_rules = sa.Table(
+    "approval_rules",
+    metadata,
+    sa.Column("organization_id", sa.Text, sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("environment", sa.Text, primary_key=True),
+    sa.Column("required_approvals", sa.Integer, nullable=False),
+    sa.Column("proposer_may_approve", sa.Boolean, nullable=False),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), primary_key=True),
+    sa.Column("principal", sa.Text, primary_key=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

@@ -40,7 +40,8 @@ def setup(stub: Stub, org: str) -> dict[str, Any]:
     instance = create_instance(stub, org)
     release = publish(stub, org, "1.0.0")
     done = deploy(stub, org, instance.id)
-    return {"instance": instance, "release": release, "done": done, "proposal": propose(stub, org, instance.id)}
+    admin = next(p for p in stub.ListPrincipals(api.ListPrincipalsRequest(organization_id=org)).principals if p.name == "admin")
+    return {"instance": instance, "release": release, "done": done, "proposal": propose(stub, org, instance.id), "admin": admin}
 
 
 # One successful call per mutating RPC. A new mutating RPC without an entry here fails the test below.
@@ -63,6 +64,20 @@ CALLS: dict[str, Callable[[Stub, str, dict[str, Any]], Any]] = {
     "ApproveDeployment": lambda s, o, x: s.ApproveDeployment(
         api.ApproveDeploymentRequest(organization_id=o, id=propose(s, o, x["instance"].id).id)),
     "RejectDeployment": lambda s, o, x: s.RejectDeployment(api.RejectDeploymentRequest(organization_id=o, id=x["proposal"].id)),
+    "CreatePrincipal": lambda s, o, x: s.CreatePrincipal(api.CreatePrincipalRequest(
+        organization_id=o, principal=pb.Principal(name="bob", kind=pb.Principal.KIND_USER))),
+    "UpdatePrincipal": lambda s, o, x: s.UpdatePrincipal(api.UpdatePrincipalRequest(
+        organization_id=o, id=x["admin"].id, principal=pb.Principal(groups=["admins", "sre"]),
+        update_mask=field_mask_pb2.FieldMask(paths=["groups"]))),
+    "CreateToken": lambda s, o, x: s.CreateToken(api.CreateTokenRequest(organization_id=o, principal_id=x["admin"].id)),
+    "RevokeToken": lambda s, o, x: s.RevokeToken(api.RevokeTokenRequest(
+        organization_id=o, id=s.CreateToken(api.CreateTokenRequest(organization_id=o, principal_id=x["admin"].id)).info.id)),
+    "PutPolicy": lambda s, o, x: s.PutPolicy(api.PutPolicyRequest(organization_id=o, policy=pb.Policy(
+        name="readers", cedar='permit(principal in Rollout::Group::"readers", action == Rollout::Action::"instance:read", resource);'))),
+    "DeletePolicy": lambda s, o, x: s.DeletePolicy(api.DeletePolicyRequest(organization_id=o, name=s.PutPolicy(
+        api.PutPolicyRequest(organization_id=o, policy=pb.Policy(name="tmp", cedar="forbid(principal, action, resource) when { false };"))).name)),
+    "PutApprovalRule": lambda s, o, x: s.PutApprovalRule(api.PutApprovalRuleRequest(
+        organization_id=o, rule=pb.ApprovalRule(environment="production", required_approvals=1, proposer_may_approve=True))),
 }
 
 
@@ -75,13 +90,13 @@ def test_each_mutating_rpc_writes_exactly_one_audit_event(stub: Stub, org: str, 
     context = setup(stub, org)
     # Helpers a call needs first (e.g. a release to delete, a proposal to approve) are audited too; count them.
     before = len(audit(stub, org))
-    extra = {"DeleteReleaseArtifact": 1, "ApproveDeployment": 1}.get(method, 0)
+    extra = {"DeleteReleaseArtifact": 1, "ApproveDeployment": 1, "RevokeToken": 1, "DeletePolicy": 1}.get(method, 0)
 
     CALLS[method](stub, org, context)
 
     records = audit(stub, org)
     assert len(records) == before + extra + 1
-    assert records[0].outcome == "ok" and records[0].actor == "anonymous"
+    assert records[0].outcome == "ok" and records[0].actor == "admin"
 
 
 def test_refused_and_failed_attempts_are_audited_with_their_reason(stub: Stub, org: str) -> None:
@@ -114,7 +129,7 @@ def test_rollback_records_who_what_from_where_to_with_attribution(stub: Stub, or
 
     [record] = audit(stub, org, "action = deployment.rollback")
     assert (record.request_id, record.attribution, record.actor, record.actor_kind) == (
-        "rb-1", "INC-1234 via pagerduty", "anonymous", "user")
+        "rb-1", "INC-1234 via pagerduty", "admin", "user")
     assert (record.previous_deployment_id, record.previous_release_id) == (second.id, v2.id)
     assert (record.new_deployment_id, record.new_release_id) == (proposal.id, v1.id)
     [switch] = [r for r in audit(stub, org, "action = deployment.complete") if r.resource == f"deployments/{proposal.id}"]
@@ -128,7 +143,7 @@ def test_list_audit_events_filters_and_pages(stub: Stub, org: str) -> None:
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         publish(stub, org, version)
     everything = audit(stub, org)
-    assert [r.action for r in everything] == ["release.publish"] * 3 + ["instance.create"]
+    assert [r.action for r in everything] == ["release.publish"] * 3 + ["instance.create", "organization.bootstrap"]
 
     pages, token = [], ""
     while True:
@@ -138,11 +153,11 @@ def test_list_audit_events_filters_and_pages(stub: Stub, org: str) -> None:
         if not token:
             break
     assert pages == everything
-    assert [r.id for r in audit(stub, org, f"resource = instances/{instance.id}")] == [everything[-1].id]
+    assert [r.id for r in audit(stub, org, f"resource = instances/{instance.id}")] == [everything[-2].id]
     since = everything[1].create_time.ToJsonString()
     assert [r.id for r in audit(stub, org, f'create_time >= "{since}" AND action = release.publish')] == [
         r.id for r in everything[:2]]
-    assert audit(stub, org + "-other") == []
+    assert failure(lambda: audit(stub, org + "-other")).code == grpc.StatusCode.NOT_FOUND
     bad = failure(lambda: audit(stub, org, "create_time >= yesterday"))
     assert (bad.code, list(bad.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["filter"])
 
@@ -168,7 +183,7 @@ def test_audit_rows_cannot_be_updated_or_deleted(stub: Stub, org: str, backends:
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             run_sql(backends[0], statement)
-    assert len(audit(stub, org)) == 1
+    assert len(audit(stub, org)) == 2  # bootstrap, create
 
 
 def test_chain_check_finds_a_row_edited_behind_the_triggers(stub: Stub, org: str, backends: tuple[str, str]) -> None:
@@ -176,7 +191,7 @@ def test_chain_check_finds_a_row_edited_behind_the_triggers(stub: Stub, org: str
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         publish(stub, org, version)
     intact = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
-    assert (intact.intact, intact.checked, intact.first_broken_id) == (True, 4, "")
+    assert (intact.intact, intact.checked, intact.first_broken_id) == (True, 5, "")
     target = audit(stub, org, "action = release.publish")[1]
 
     # A superuser can switch triggers off; the hash chain still tells.

@@ -14,15 +14,19 @@ GRPCURL = Path(sys.executable).parent / "grpcurl"
 SERVICE = "rollout.v1.RolloutService"
 
 
-def grpcurl(address: str, *args: str, data: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+def grpcurl(
+    address: str, *args: str, data: dict[str, Any] | None = None, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = [str(GRPCURL), "-plaintext"]
+    if token is not None:
+        argv += ["-H", f"authorization: Bearer {token}"]
     if data is not None:
         argv += ["-d", json.dumps(data)]
     return subprocess.run([*argv, address, *args], capture_output=True, text=True, timeout=60)
 
 
-def call(address: str, method: str, data: dict[str, Any]) -> dict[str, Any]:
-    result = grpcurl(address, f"{SERVICE}/{method}", data=data)
+def call(address: str, token: str, method: str, data: dict[str, Any]) -> dict[str, Any]:
+    result = grpcurl(address, f"{SERVICE}/{method}", data=data, token=token)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -49,44 +53,53 @@ def test_list_and_describe_through_reflection(address: str) -> None:
     assert json.loads(health.stdout) == {"status": "SERVING"}
 
 
-def test_operator_flow_with_json(address: str, org: str) -> None:
-    instance = call(address, "CreateInstance", {
+def test_operator_flow_with_json(address: str, org: str, org_token: str) -> None:
+    instance = call(address, org_token, "CreateInstance", {
         "organization_id": org,
         "instance": {"name": "web", "project": "shop", "environment": "production", "bundle": "web",
                      "kind": "KIND_STATIC", "params": {"workers": 2}},
     })
-    release = call(address, "PublishRelease", {
+    release = call(address, org_token, "PublishRelease", {
         "organization_id": org, "release": {"bundle": "web", "version": "1.0.0"}, "artifact_content": "YXJ0aWZhY3Q=",
     })
-    proposal = call(address, "ProposeDeployment", {"organization_id": org, "instance_id": instance["id"]})
+    proposal = call(address, org_token, "ProposeDeployment", {"organization_id": org, "instance_id": instance["id"]})
     assert (proposal["status"], proposal["bundle_release_id"]) == ("STATUS_PROPOSED", release["id"])
-    approved = call(address, "ApproveDeployment", {"organization_id": org, "id": proposal["id"]})
+    approved = call(address, org_token, "ApproveDeployment", {"organization_id": org, "id": proposal["id"]})
     assert approved["status"] == "STATUS_PENDING"
 
-    watched = grpcurl(address, f"{SERVICE}/WatchDeployment", data={"organization_id": org, "id": proposal["id"]})
+    watched = grpcurl(
+        address, f"{SERVICE}/WatchDeployment", data={"organization_id": org, "id": proposal["id"]}, token=org_token
+    )
     assert watched.returncode == 0, watched.stderr
     statuses = [json.loads(chunk)["status"] for chunk in watched.stdout.replace("}\n{", "}\x00{").split("\x00")]
     assert statuses[-1] == "STATUS_COMPLETED"
 
-    last_good = call(address, "ListDeployments", {
+    last_good = call(address, org_token, "ListDeployments", {
         "organization_id": org, "instance_id": instance["id"],
         "filter": "action = PROVISION AND status = COMPLETED", "order_by": "create_time desc", "page_size": 5,
     })
     assert [d["id"] for d in last_good["deployments"]] == [proposal["id"]]
-    assert call(address, "GetInstance", {"organization_id": org, "id": instance["id"]})["active_deployment_id"] == proposal["id"]
+    assert call(address, org_token, "GetInstance", {"organization_id": org, "id": instance["id"]})["active_deployment_id"] == proposal["id"]
 
 
-def test_not_found_exit_code_and_error_details(address: str, org: str) -> None:
+def test_not_found_exit_code_and_error_details(address: str, org: str, org_token: str) -> None:
     result = grpcurl(address, f"{SERVICE}/GetDeployment",
-                     data={"organization_id": org, "id": "00000000-0000-4000-8000-000000000000"})
+                     data={"organization_id": org, "id": "00000000-0000-4000-8000-000000000000"}, token=org_token)
 
     assert result.returncode == 64 + 5  # grpcurl exits with 64 + the gRPC status code (NOT_FOUND = 5)
     assert "Code: NotFound" in result.stderr
     assert '"reason":"NOT_FOUND"' in result.stderr.replace(" ", "")
 
 
-def test_invalid_argument_shows_field_violations(address: str, org: str) -> None:
-    result = grpcurl(address, f"{SERVICE}/GetInstance", data={"organization_id": org, "id": "nope"})
+def test_invalid_argument_shows_field_violations(address: str, org: str, org_token: str) -> None:
+    result = grpcurl(address, f"{SERVICE}/GetInstance", data={"organization_id": org, "id": "nope"}, token=org_token)
 
     assert result.returncode == 64 + 3
     assert "google.rpc.BadRequest" in result.stderr and '"field":"id"' in result.stderr.replace(" ", "")
+
+
+def test_without_a_token_the_call_is_unauthenticated(address: str, org: str) -> None:
+    result = grpcurl(address, f"{SERVICE}/ListInstances", data={"organization_id": org})
+
+    assert result.returncode == 64 + 16  # UNAUTHENTICATED
+    assert "Code: Unauthenticated" in result.stderr

@@ -16,6 +16,7 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.store.db import asyncpg_dsn
 from tests.integration.helpers import Stub, create_instance, deploy, failure, propose, publish
+from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
 
@@ -144,12 +145,12 @@ def test_killed_database_connection_does_not_burn_the_key(stub: Stub, org: str, 
     assert again == approved and replayed(rpc)
 
 
-def test_purged_keys_run_again(stack: Stack, org: str, backends: tuple[str, str]) -> None:
+def test_purged_keys_run_again(stack: Stack, org: str, backends: tuple[str, str], org_token: str) -> None:
     settings = {"ROLLOUT_IDEMPOTENCY_RETENTION_SECONDS": "0.5", "ROLLOUT_QUEUE_NAME": f"rollout:purge:{org}"}
     _, address = stack.start_server(**settings)
     stack.start_worker(**settings)
     with grpc.insecure_channel(address) as channel:
-        stub = api_grpc.RolloutServiceStub(channel)
+        stub = as_principal(channel, org_token)
         instance = create_instance(stub, org)
         publish(stub, org, "1.0.0")
         first = propose(stub, org, instance.id, request_id="short-lived")

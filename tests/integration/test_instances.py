@@ -191,8 +191,8 @@ def test_create_with_a_connection_to_a_missing_instance_is_refused(stub: Stub, o
     assert _list(stub, org).instances == []
 
 
-def test_create_with_a_connection_to_another_orgs_instance_is_refused(stub: Stub, org: str) -> None:
-    theirs = create_instance(stub, org + "-other", name="db")
+def test_create_with_a_connection_to_another_orgs_instance_is_refused(stub: Stub, org: str, other: Stub) -> None:
+    theirs = create_instance(other, org + "-other", name="db")
     violations = _invalid_create(stub, org, connections={"db": theirs.id})
     assert set(violations) == {"instance.connections[db]"}
 
@@ -223,9 +223,9 @@ def test_create_same_name_in_another_environment_or_project_is_fine(stub: Stub, 
     assert len({first.id, staging.id, other_project.id}) == 3
 
 
-def test_create_same_name_in_another_org_is_fine(stub: Stub, org: str) -> None:
+def test_create_same_name_in_another_org_is_fine(stub: Stub, org: str, other: Stub) -> None:
     mine = create_instance(stub, org)
-    theirs = create_instance(stub, org + "-other")
+    theirs = create_instance(other, org + "-other")
     assert mine.id != theirs.id
 
 
@@ -242,8 +242,8 @@ def test_get_unknown_id_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_get_another_orgs_instance_is_not_found_like_a_missing_one(stub: Stub, org: str) -> None:
-    theirs = create_instance(stub, org + "-other")
+def test_get_another_orgs_instance_is_not_found_like_a_missing_one(stub: Stub, org: str, other: Stub) -> None:
+    theirs = create_instance(other, org + "-other")
     missing_id = str(uuid.uuid4())
     found = failure(lambda: _get(stub, org, theirs.id))
     missing = failure(lambda: _get(stub, org, missing_id))
@@ -327,10 +327,10 @@ def test_list_desc_pages_keep_descending_order(stub: Stub, org: str) -> None:
     assert seen == ids[::-1] and third.next_page_token == ""
 
 
-def test_list_never_shows_another_orgs_instances(stub: Stub, org: str) -> None:
+def test_list_never_shows_another_orgs_instances(stub: Stub, org: str, other: Stub) -> None:
     mine = create_instance(stub, org)
-    create_instance(stub, org + "-other")
-    create_instance(stub, org + "-other", name="web-2")
+    create_instance(other, org + "-other")
+    create_instance(other, org + "-other", name="web-2")
     assert [i.id for i in _list(stub, org).instances] == [mine.id]
 
 
@@ -381,11 +381,11 @@ def test_list_token_reused_with_a_different_filter_is_invalid(stub: Stub, org: s
     assert set(_list_failure(stub, org, page_size=1, page_token=token, order_by="create_time desc")) == {"page_token"}
 
 
-def test_list_token_of_another_org_is_invalid(stub: Stub, org: str) -> None:
+def test_list_token_of_another_org_is_invalid(stub: Stub, org: str, other: Stub) -> None:
     for i in range(2):
         create_instance(stub, org, name=f"web-{i}")
     token = _list(stub, org, page_size=1).next_page_token
-    assert set(_list_failure(stub, org + "-other", page_size=1, page_token=token)) == {"page_token"}
+    assert set(_list_failure(other, org + "-other", page_size=1, page_token=token)) == {"page_token"}
 
 
 def _tampered(token: str, **changes: str) -> str:
@@ -473,9 +473,9 @@ def test_update_connection_to_a_missing_instance_is_invalid(stub: Stub, org: str
     assert dict(_get(stub, org, app.id).connections) == {}
 
 
-def test_update_connection_to_another_orgs_instance_is_invalid(stub: Stub, org: str) -> None:
+def test_update_connection_to_another_orgs_instance_is_invalid(stub: Stub, org: str, other: Stub) -> None:
     app = create_instance(stub, org)
-    theirs = create_instance(stub, org + "-other", name="db")
+    theirs = create_instance(other, org + "-other", name="db")
     found = failure(lambda: _update(stub, org, app.id, ["connections"], connections={"db": theirs.id}))
     assert (found.code, set(found.violations)) == (INVALID, {"instance.connections[db]"})
 
@@ -528,11 +528,11 @@ def test_update_unknown_instance_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_update_another_orgs_instance_is_not_found(stub: Stub, org: str) -> None:
-    theirs = create_instance(stub, org + "-other")
+def test_update_another_orgs_instance_is_not_found(stub: Stub, org: str, other: Stub) -> None:
+    theirs = create_instance(other, org + "-other")
     found = failure(lambda: _update(stub, org, theirs.id, ["name"], name="mine"))
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
-    assert _get(stub, org + "-other", theirs.id).name == "web"
+    assert _get(other, org + "-other", theirs.id).name == "web"
 
 
 def test_update_rename_onto_an_existing_name_is_already_exists(stub: Stub, org: str) -> None:
@@ -626,11 +626,11 @@ def test_secrets_unknown_instance_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_secrets_on_another_orgs_instance_is_not_found(stub: Stub, org: str) -> None:
-    theirs = create_instance(stub, org + "-other")
+def test_secrets_on_another_orgs_instance_is_not_found(stub: Stub, org: str, other: Stub) -> None:
+    theirs = create_instance(other, org + "-other")
     found = failure(lambda: _secrets(stub, org, theirs.id, {"token": SECRET}))
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
-    assert list(_get(stub, org + "-other", theirs.id).secret_names) == []
+    assert list(_get(other, org + "-other", theirs.id).secret_names) == []
 
 
 def test_secrets_with_a_malformed_id_is_invalid(stub: Stub, org: str) -> None:

@@ -157,9 +157,9 @@ def test_publish_same_version_of_another_bundle_is_fine(stub: Stub, org: str) ->
     assert web.id != api_release.id
 
 
-def test_publish_same_version_in_another_org_is_fine(stub: Stub, org: str) -> None:
+def test_publish_same_version_in_another_org_is_fine(stub: Stub, org: str, other: Stub) -> None:
     mine = publish(stub, org, "1.0.0")
-    theirs = publish(stub, org + "-other", "1.0.0")
+    theirs = publish(other, org + "-other", "1.0.0")
     assert mine.id != theirs.id
     assert _ids(stub, org) == [mine.id]
 
@@ -177,8 +177,8 @@ def test_get_unknown_release_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_get_another_orgs_release_is_not_found(stub: Stub, org: str) -> None:
-    theirs = publish(stub, org + "-other", "1.0.0")
+def test_get_another_orgs_release_is_not_found(stub: Stub, org: str, other: Stub) -> None:
+    theirs = publish(other, org + "-other", "1.0.0")
     found = failure(lambda: _get(stub, org, theirs.id))
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
@@ -252,9 +252,9 @@ def test_list_pages_with_a_filter(stub: Stub, org: str) -> None:
     assert second.next_page_token == ""
 
 
-def test_list_never_shows_another_orgs_releases(stub: Stub, org: str) -> None:
+def test_list_never_shows_another_orgs_releases(stub: Stub, org: str, other: Stub) -> None:
     mine = publish(stub, org, "1.0.0")
-    publish(stub, org + "-other", "2.0.0")
+    publish(other, org + "-other", "2.0.0")
     assert _ids(stub, org) == [mine.id]
 
 
@@ -322,11 +322,11 @@ def test_archive_unknown_release_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_archive_another_orgs_release_is_not_found(stub: Stub, org: str) -> None:
-    theirs = publish(stub, org + "-other", "1.0.0")
+def test_archive_another_orgs_release_is_not_found(stub: Stub, org: str, other: Stub) -> None:
+    theirs = publish(other, org + "-other", "1.0.0")
     found = failure(lambda: _archive(stub, org, theirs.id))
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
-    assert _get(stub, org + "-other", theirs.id).state == R.STATE_READY
+    assert _get(other, org + "-other", theirs.id).state == R.STATE_READY
 
 
 def test_archive_with_a_malformed_id_is_invalid(stub: Stub, org: str) -> None:
@@ -380,11 +380,11 @@ def test_delete_unknown_release_is_not_found(stub: Stub, org: str) -> None:
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
-def test_delete_another_orgs_artifact_is_not_found(stub: Stub, org: str) -> None:
-    theirs = publish(stub, org + "-other", "1.0.0")
+def test_delete_another_orgs_artifact_is_not_found(stub: Stub, org: str, other: Stub) -> None:
+    theirs = publish(other, org + "-other", "1.0.0")
     found = failure(lambda: _delete_artifact(stub, org, theirs.id))
     assert (found.code, found.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
-    assert _get(stub, org + "-other", theirs.id).artifact_present
+    assert _get(other, org + "-other", theirs.id).artifact_present
 
 
 def test_delete_with_a_malformed_id_is_invalid(stub: Stub, org: str) -> None:

@@ -24,6 +24,7 @@ from tests.integration.helpers import (
     set_params,
     wait_done,
 )
+from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
 R = pb.RuntimeInstance
@@ -88,13 +89,13 @@ def test_warm_rollback_spawns_nothing(stub: Stub, org: str) -> None:
     assert instance_of(stub, org, instance.id).active_deployment_id == proposal.id != second.id
 
 
-def test_cold_rollback_spawns_and_waits_for_health(stack: Stack, org: str) -> None:
+def test_cold_rollback_spawns_and_waits_for_health(stack: Stack, org: str, org_token: str) -> None:
     # A worker whose warm window is zero: the sweeper drains the old release's instances at once.
     settings = {"ROLLOUT_QUEUE_NAME": f"rollout:test-cold:{org}", "ROLLOUT_WARM_SECONDS": "0"}
     _, address = stack.start_server(**settings)
     stack.start_worker(**settings)
     with grpc.insecure_channel(address) as channel:
-        stub = api_grpc.RolloutServiceStub(channel)
+        stub = as_principal(channel, org_token)
         instance = dynamic(stub, org, replicas=2)
         v1 = publish(stub, org, "1.0.0")
         first = deploy(stub, org, instance.id)

@@ -13,6 +13,7 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.embedded import EmbeddedValkey, free_port
 from tests.integration.helpers import create_instance, failure, propose, publish
+from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -33,10 +34,10 @@ def test_health_is_not_serving_while_redis_is_down(stack: Stack, tmp_path: Path)
             watch.cancel()
 
 
-def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str) -> None:
+def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str, org_token: str) -> None:
     server, address = stack.start_server()
     with grpc.insecure_channel(address) as channel:
-        stub = api_grpc.RolloutServiceStub(channel)
+        stub = as_principal(channel, org_token)
         instance = create_instance(stub, org)
         publish(stub, org, "1.0.0")
         proposal = propose(stub, org, instance.id)  # never approved: the watch stays open
@@ -53,7 +54,7 @@ def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str) -> 
         assert server.popen.wait(timeout=20) == 0
 
 
-def test_database_down_means_not_serving_and_unavailable(stack: Stack, org: str) -> None:
+def test_database_down_means_not_serving_and_unavailable(stack: Stack, org: str, org_token: str) -> None:
     dead = f"postgresql+asyncpg://rollout@127.0.0.1:{free_port()}/rollout"
     server, address = stack.start_server(wait=False, ROLLOUT_DATABASE_URL=dead)
     with grpc.insecure_channel(address) as channel:
@@ -61,7 +62,7 @@ def test_database_down_means_not_serving_and_unavailable(stack: Stack, org: str)
         watch = health.Watch(health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=30)
         assert next(watch).status in (NOT_SERVING, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
         watch.cancel()
-        stub = api_grpc.RolloutServiceStub(channel)
+        stub = as_principal(channel, org_token)
 
         f = failure(lambda: stub.GetInstance(api.GetInstanceRequest(organization_id=org, id=str(uuid.uuid4()))))
 

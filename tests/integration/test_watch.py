@@ -10,6 +10,7 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, plan, propose, publish
+from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
 
@@ -89,13 +90,13 @@ def test_resume_after_every_event_of_a_real_rollback(stub: Stub, org: str) -> No
     assert {pb.DeploymentEvent.TYPE_PLANNED, pb.DeploymentEvent.TYPE_SWITCHED} <= {e.type for e in seen}
 
 
-def test_watcher_on_another_server_sees_events_of_a_deployment_approved_elsewhere(stub: Stub, org: str, stack: Stack) -> None:
+def test_watcher_on_another_server_sees_events_of_a_deployment_approved_elsewhere(stub: Stub, org: str, stack: Stack, org_token: str) -> None:
     _, other_address = stack.start_server()
     instance = create_instance(stub, org)
     publish(stub, org, "1.0.0")
     proposal = propose(stub, org, instance.id)
     with grpc.insecure_channel(other_address) as other:
-        watcher = api_grpc.RolloutServiceStub(other).WatchDeployment(
+        watcher = as_principal(other, org_token).WatchDeployment(
             api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=30
         )
         assert next(watcher).type == pb.DeploymentEvent.TYPE_PROPOSED
@@ -107,7 +108,7 @@ def test_watcher_on_another_server_sees_events_of_a_deployment_approved_elsewher
     assert rest[-1].type == pb.DeploymentEvent.TYPE_COMPLETED
 
 
-def test_500_concurrent_watchers_all_receive_every_event(stub: Stub, org: str, address: str) -> None:
+def test_500_concurrent_watchers_all_receive_every_event(stub: Stub, org: str, address: str, org_token: str) -> None:
     instance = create_instance(stub, org)
     publish(stub, org, "1.0.0")
     proposal = propose(stub, org, instance.id)
@@ -117,7 +118,7 @@ def test_500_concurrent_watchers_all_receive_every_event(stub: Stub, org: str, a
         try:
             calls = [
                 api_grpc.RolloutServiceStub(channels[i % 5]).WatchDeployment(
-                    api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=60
+                    api.WatchDeploymentRequest(organization_id=org, id=proposal.id), timeout=60, metadata=bearer(org_token)
                 )
                 for i in range(500)
             ]

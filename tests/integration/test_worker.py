@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     set_params,
     wait_done,
 )
+from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
 S = pb.Deployment
@@ -103,13 +104,13 @@ def test_one_deployment_runs_per_instance_in_approval_order(stub: Stub, org: str
     assert started == approved_order
 
 
-def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(stack: Stack, org: str) -> None:
+def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(stack: Stack, org: str, org_token: str) -> None:
     # A stack of its own (own queue) so the job lands on the worker this test kills.
     queue = {"ROLLOUT_QUEUE_NAME": f"rollout:test-kill:{org}"}
     _, address = stack.start_server(**queue)
     victim = stack.start_worker(**queue)
     with grpc.insecure_channel(address) as channel:
-        stub = api_grpc.RolloutServiceStub(channel)
+        stub = as_principal(channel, org_token)
         instance = create_instance(stub, org)
         publish(stub, org, "1.0.0")
         set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 60_000}})

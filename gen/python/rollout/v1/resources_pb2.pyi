@@ -327,3 +327,61 @@ class AuditEvent(_message.Message):
     hash: str
     prev_hash: str
     def __init__(self, id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., organization_id: _Optional[str] = ..., actor: _Optional[str] = ..., actor_kind: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., previous_deployment_id: _Optional[str] = ..., new_deployment_id: _Optional[str] = ..., previous_release_id: _Optional[str] = ..., new_release_id: _Optional[str] = ..., request_id: _Optional[str] = ..., attribution: _Optional[str] = ..., outcome: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ...) -> None: ...
+
+class Principal(_message.Message):
+    __slots__ = ("id", "name", "kind", "groups", "disabled", "create_time")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[Principal.Kind]
+        KIND_USER: _ClassVar[Principal.Kind]
+        KIND_SERVICE: _ClassVar[Principal.Kind]
+    KIND_UNSPECIFIED: Principal.Kind
+    KIND_USER: Principal.Kind
+    KIND_SERVICE: Principal.Kind
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    kind: Principal.Kind
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    disabled: bool
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[Principal.Kind, str]] = ..., groups: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TokenInfo(_message.Message):
+    __slots__ = ("id", "principal_id", "expire_time", "revoked", "create_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    principal_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    revoked: bool
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., principal_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("name", "cedar", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CEDAR_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cedar: str
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., cedar: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApprovalRule(_message.Message):
+    __slots__ = ("environment", "required_approvals", "proposer_may_approve")
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    PROPOSER_MAY_APPROVE_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    required_approvals: int
+    proposer_may_approve: bool
+    def __init__(self, environment: _Optional[str] = ..., required_approvals: _Optional[int] = ..., proposer_may_approve: _Optional[bool] = ...) -> None: ...

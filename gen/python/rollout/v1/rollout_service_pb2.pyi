@@ -328,3 +328,129 @@ class VerifyAuditChainResponse(_message.Message):
     first_broken_id: str
     detail: str
     def __init__(self, intact: _Optional[bool] = ..., checked: _Optional[int] = ..., first_broken_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class CreatePrincipalRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "principal")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    principal: _resources_pb2.Principal
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., principal: _Optional[_Union[_resources_pb2.Principal, _Mapping]] = ...) -> None: ...
+
+class ListPrincipalsRequest(_message.Message):
+    __slots__ = ("organization_id", "page_size", "page_token")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, organization_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPrincipalsResponse(_message.Message):
+    __slots__ = ("principals", "next_page_token")
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    principals: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Principal]
+    next_page_token: str
+    def __init__(self, principals: _Optional[_Iterable[_Union[_resources_pb2.Principal, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdatePrincipalRequest(_message.Message):
+    __slots__ = ("organization_id", "id", "request_id", "principal", "update_mask")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    id: str
+    request_id: str
+    principal: _resources_pb2.Principal
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., request_id: _Optional[str] = ..., principal: _Optional[_Union[_resources_pb2.Principal, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "principal_id", "ttl_seconds")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    principal_id: str
+    ttl_seconds: int
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., principal_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("token", "info")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    info: _resources_pb2.TokenInfo
+    def __init__(self, token: _Optional[str] = ..., info: _Optional[_Union[_resources_pb2.TokenInfo, _Mapping]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("organization_id", "id", "request_id")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    id: str
+    request_id: str
+    def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PutPolicyRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "policy")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    policy: _resources_pb2.Policy
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., policy: _Optional[_Union[_resources_pb2.Policy, _Mapping]] = ...) -> None: ...
+
+class DeletePolicyRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "name")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    name: str
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ListPoliciesRequest(_message.Message):
+    __slots__ = ("organization_id",)
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    def __init__(self, organization_id: _Optional[str] = ...) -> None: ...
+
+class ListPoliciesResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Policy]
+    def __init__(self, policies: _Optional[_Iterable[_Union[_resources_pb2.Policy, _Mapping]]] = ...) -> None: ...
+
+class PutApprovalRuleRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "rule")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    rule: _resources_pb2.ApprovalRule
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., rule: _Optional[_Union[_resources_pb2.ApprovalRule, _Mapping]] = ...) -> None: ...
+
+class ListApprovalRulesRequest(_message.Message):
+    __slots__ = ("organization_id",)
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    def __init__(self, organization_id: _Optional[str] = ...) -> None: ...
+
+class ListApprovalRulesResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ApprovalRule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[_resources_pb2.ApprovalRule, _Mapping]]] = ...) -> None: ...

@@ -42,6 +42,14 @@ class RolloutServiceStub:
 
     Every mutating request takes `request_id` (AIP-155): an idempotency key,
     also accepted as `idempotency-key` metadata.
+
+    Every call needs `authorization: Bearer <token>` metadata (UNAUTHENTICATED
+    without a valid, unexpired, unrevoked token). Each RPC requires one action
+    (`instance:read`, `instance:propose`, `instance:deploy`, `instance:admin`,
+    `release:read`, `release:publish`, `audit:read`, `org:admin`) that the
+    organization's Cedar policies must grant on the resource:
+    PERMISSION_DENIED (reason `PERMISSION_DENIED`) otherwise. An
+    `organization_id` other than the caller's is NOT_FOUND, like an unknown id.
     """
 
     def __init__(self, channel):
@@ -160,6 +168,56 @@ class RolloutServiceStub:
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.CreatePrincipal = channel.unary_unary(
+                '/rollout.v1.RolloutService/CreatePrincipal',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.CreatePrincipalRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.Principal.FromString,
+                _registered_method=True)
+        self.ListPrincipals = channel.unary_unary(
+                '/rollout.v1.RolloutService/ListPrincipals',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsResponse.FromString,
+                _registered_method=True)
+        self.UpdatePrincipal = channel.unary_unary(
+                '/rollout.v1.RolloutService/UpdatePrincipal',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.UpdatePrincipalRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.Principal.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/rollout.v1.RolloutService/CreateToken',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/rollout.v1.RolloutService/RevokeToken',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.TokenInfo.FromString,
+                _registered_method=True)
+        self.PutPolicy = channel.unary_unary(
+                '/rollout.v1.RolloutService/PutPolicy',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.PutPolicyRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.Policy.FromString,
+                _registered_method=True)
+        self.DeletePolicy = channel.unary_unary(
+                '/rollout.v1.RolloutService/DeletePolicy',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.DeletePolicyRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.Policy.FromString,
+                _registered_method=True)
+        self.ListPolicies = channel.unary_unary(
+                '/rollout.v1.RolloutService/ListPolicies',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesResponse.FromString,
+                _registered_method=True)
+        self.PutApprovalRule = channel.unary_unary(
+                '/rollout.v1.RolloutService/PutApprovalRule',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.PutApprovalRuleRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.ApprovalRule.FromString,
+                _registered_method=True)
+        self.ListApprovalRules = channel.unary_unary(
+                '/rollout.v1.RolloutService/ListApprovalRules',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesResponse.FromString,
+                _registered_method=True)
         self.VerifyAuditChain = channel.unary_unary(
                 '/rollout.v1.RolloutService/VerifyAuditChain',
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainRequest.SerializeToString,
@@ -183,6 +241,14 @@ class RolloutServiceServicer:
 
     Every mutating request takes `request_id` (AIP-155): an idempotency key,
     also accepted as `idempotency-key` metadata.
+
+    Every call needs `authorization: Bearer <token>` metadata (UNAUTHENTICATED
+    without a valid, unexpired, unrevoked token). Each RPC requires one action
+    (`instance:read`, `instance:propose`, `instance:deploy`, `instance:admin`,
+    `release:read`, `release:publish`, `audit:read`, `org:admin`) that the
+    organization's Cedar policies must grant on the resource:
+    PERMISSION_DENIED (reason `PERMISSION_DENIED`) otherwise. An
+    `organization_id` other than the caller's is NOT_FOUND, like an unknown id.
     """
 
     def CreateInstance(self, request, context):
@@ -328,10 +394,14 @@ class RolloutServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApproveDeployment(self, request, context):
-        """Approves a PROPOSED deployment: it becomes PENDING and a worker runs it
-        when the instance's lock is free, in approval order. Returns at once;
-        watch progress with WatchDeployment. Errors: INVALID_ARGUMENT,
-        NOT_FOUND, FAILED_PRECONDITION (`DEPLOYMENT_NOT_PROPOSED`).
+        """Approves a PROPOSED deployment. When the environment's approval rule
+        asks for N distinct approvers, it stays PROPOSED until the N-th approval;
+        then it becomes PENDING and a worker runs it when the instance's lock is
+        free, in approval order. Returns at once; watch progress with
+        WatchDeployment. Errors: INVALID_ARGUMENT, NOT_FOUND,
+        FAILED_PRECONDITION (`DEPLOYMENT_NOT_PROPOSED`, `ALREADY_APPROVED`),
+        PERMISSION_DENIED (`SELF_APPROVAL_FORBIDDEN` when the rule forbids the
+        proposer approving).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -398,6 +468,82 @@ class RolloutServiceServicer:
         exactly one (refused attempts too, with their reason as `outcome`), in
         the same transaction as its change; so do workers when they switch or
         fail a deployment. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePrincipal(self, request, context):
+        """Creates a principal (a user or a service) in the caller's organization.
+        Errors: INVALID_ARGUMENT, ALREADY_EXISTS (`PRINCIPAL_EXISTS`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPrincipals(self, request, context):
+        """Lists the organization's principals by name. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePrincipal(self, request, context):
+        """Changes a principal's groups or disables it (`update_mask`: `groups`,
+        `disabled`). Errors: INVALID_ARGUMENT, NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Creates a bearer token for a principal. The secret is in this response
+        only (a replay with the same request_id returns the token info without
+        it). Errors: INVALID_ARGUMENT, NOT_FOUND (principal).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Revokes a token at once. Errors: INVALID_ARGUMENT, NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPolicy(self, request, context):
+        """Creates or replaces a named Cedar policy. Errors: INVALID_ARGUMENT
+        (with the Cedar parser's message on `policy.cedar`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePolicy(self, request, context):
+        """Deletes a named policy. Errors: INVALID_ARGUMENT, NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPolicies(self, request, context):
+        """Lists the organization's policies by name. Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutApprovalRule(self, request, context):
+        """Sets the approval rule of an environment (separation of duties).
+        Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApprovalRules(self, request, context):
+        """Lists the organization's approval rules. Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -525,6 +671,56 @@ def add_RolloutServiceServicer_to_server(servicer, server):
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.SerializeToString,
             ),
+            'CreatePrincipal': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePrincipal,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.CreatePrincipalRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.Principal.SerializeToString,
+            ),
+            'ListPrincipals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPrincipals,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsResponse.SerializeToString,
+            ),
+            'UpdatePrincipal': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePrincipal,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.UpdatePrincipalRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.Principal.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.CreateTokenRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.TokenInfo.SerializeToString,
+            ),
+            'PutPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPolicy,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.PutPolicyRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.Policy.SerializeToString,
+            ),
+            'DeletePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePolicy,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.DeletePolicyRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.Policy.SerializeToString,
+            ),
+            'ListPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPolicies,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesResponse.SerializeToString,
+            ),
+            'PutApprovalRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutApprovalRule,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.PutApprovalRuleRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.ApprovalRule.SerializeToString,
+            ),
+            'ListApprovalRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApprovalRules,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesResponse.SerializeToString,
+            ),
             'VerifyAuditChain': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyAuditChain,
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.VerifyAuditChainRequest.FromString,
@@ -554,6 +750,14 @@ class RolloutService:
 
     Every mutating request takes `request_id` (AIP-155): an idempotency key,
     also accepted as `idempotency-key` metadata.
+
+    Every call needs `authorization: Bearer <token>` metadata (UNAUTHENTICATED
+    without a valid, unexpired, unrevoked token). Each RPC requires one action
+    (`instance:read`, `instance:propose`, `instance:deploy`, `instance:admin`,
+    `release:read`, `release:publish`, `audit:read`, `org:admin`) that the
+    organization's Cedar policies must grant on the resource:
+    PERMISSION_DENIED (reason `PERMISSION_DENIED`) otherwise. An
+    `organization_id` other than the caller's is NOT_FOUND, like an unknown id.
     """
 
     @staticmethod
@@ -1140,6 +1344,276 @@ class RolloutService:
             '/rollout.v1.RolloutService/ListAuditEvents',
             rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsRequest.SerializeToString,
             rollout_dot_v1_dot_rollout__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePrincipal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/CreatePrincipal',
+            rollout_dot_v1_dot_rollout__service__pb2.CreatePrincipalRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.Principal.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPrincipals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/ListPrincipals',
+            rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.ListPrincipalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePrincipal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/UpdatePrincipal',
+            rollout_dot_v1_dot_rollout__service__pb2.UpdatePrincipalRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.Principal.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/CreateToken',
+            rollout_dot_v1_dot_rollout__service__pb2.CreateTokenRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/RevokeToken',
+            rollout_dot_v1_dot_rollout__service__pb2.RevokeTokenRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.TokenInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/PutPolicy',
+            rollout_dot_v1_dot_rollout__service__pb2.PutPolicyRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.Policy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/DeletePolicy',
+            rollout_dot_v1_dot_rollout__service__pb2.DeletePolicyRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.Policy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/ListPolicies',
+            rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.ListPoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutApprovalRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/PutApprovalRule',
+            rollout_dot_v1_dot_rollout__service__pb2.PutApprovalRuleRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.ApprovalRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApprovalRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rollout.v1.RolloutService/ListApprovalRules',
+            rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.ListApprovalRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,64 @@
+"""The one table of what each RPC requires (SPEC §7): its action, and the resource it is checked on.
+
+A test enumerates the service's RPCs through reflection and fails if one is
+missing here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Scope(enum.Enum):
+    ORGANIZATION = "organization"  # the caller's organization
+    INSTANCE = "instance"  # the instance named by `field`
+    DEPLOYMENT = "deployment"  # the instance of the deployment named by `field`
+    RELEASE = "release"  # the release named by `field`
+    NEW_INSTANCE = "new_instance"  # the instance the request would create
+    NEW_RELEASE = "new_release"  # the release the request would publish
+    EACH_INSTANCE = "each_instance"  # list results are filtered to the instances allowed
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str
+    scope: Scope
+    field: str = "id"
+
+
+PERMISSIONS: dict[str, Rule] = {
+    "CreateInstance": Rule("instance:admin", Scope.NEW_INSTANCE),
+    "GetInstance": Rule("instance:read", Scope.INSTANCE),
+    "ListInstances": Rule("instance:read", Scope.EACH_INSTANCE),
+    "UpdateInstance": Rule("instance:admin", Scope.INSTANCE),
+    "SetInstanceSecrets": Rule("instance:admin", Scope.INSTANCE),
+    "PublishRelease": Rule("release:publish", Scope.NEW_RELEASE),
+    "GetRelease": Rule("release:read", Scope.RELEASE),
+    "ListReleases": Rule("release:read", Scope.ORGANIZATION),
+    "ArchiveRelease": Rule("release:publish", Scope.RELEASE),
+    "DeleteReleaseArtifact": Rule("release:publish", Scope.RELEASE),
+    "ProposeDeployment": Rule("instance:propose", Scope.INSTANCE, "instance_id"),
+    "DecommissionInstance": Rule("instance:propose", Scope.INSTANCE),
+    "RollbackDeployment": Rule("instance:propose", Scope.DEPLOYMENT),
+    "PlanDeployment": Rule("instance:propose", Scope.DEPLOYMENT),
+    "ApproveDeployment": Rule("instance:deploy", Scope.DEPLOYMENT),
+    "RejectDeployment": Rule("instance:deploy", Scope.DEPLOYMENT),
+    "GetDeployment": Rule("instance:read", Scope.DEPLOYMENT),
+    "ListDeployments": Rule("instance:read", Scope.INSTANCE, "instance_id"),
+    "WatchDeployment": Rule("instance:read", Scope.DEPLOYMENT),
+    "WatchInstance": Rule("instance:read", Scope.INSTANCE),
+    "ListRuntimeInstances": Rule("instance:read", Scope.INSTANCE, "instance_id"),
+    "ListAuditEvents": Rule("audit:read", Scope.ORGANIZATION),
+    "VerifyAuditChain": Rule("audit:read", Scope.ORGANIZATION),
+    "CreatePrincipal": Rule("org:admin", Scope.ORGANIZATION),
+    "ListPrincipals": Rule("org:admin", Scope.ORGANIZATION),
+    "UpdatePrincipal": Rule("org:admin", Scope.ORGANIZATION),
+    "CreateToken": Rule("org:admin", Scope.ORGANIZATION),
+    "RevokeToken": Rule("org:admin", Scope.ORGANIZATION),
+    "PutPolicy": Rule("org:admin", Scope.ORGANIZATION),
+    "DeletePolicy": Rule("org:admin", Scope.ORGANIZATION),
+    "ListPolicies": Rule("org:admin", Scope.ORGANIZATION),
+    "PutApprovalRule": Rule("org:admin", Scope.ORGANIZATION),
+    "ListApprovalRules": Rule("org:admin", Scope.ORGANIZATION),
+}

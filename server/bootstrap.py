@@ -1,0 +1,109 @@
+"""`python -m server.bootstrap`: the first organization admin, so a new install can be used at once.
+
+Creates the organization (ROLLOUT_ORGANIZATION, default `acme`), a principal
+`admin` in group `admins`, the policy granting `admins` every action, and a
+token written to `<data dir>/admin.token` (mode 0600). Does nothing if that
+file holds a token that still works. `make run` calls it on every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.app.identity import new_token
+from server.authz import ADMINS_POLICY
+from server.domain.audit import AuditEntry
+from server.domain.models import PrincipalKind
+from server.store import audit as audit_store
+from server.store import identity as store
+from server.store.db import create_engine
+
+ADMIN_GROUP = "admins"
+
+
+async def create_admin(
+    engine: AsyncEngine, organization_id: str, name: str = "admin", ttl: timedelta = timedelta(days=365)
+) -> str:
+    """A new token of the organization's admin (created with the organization if need be)."""
+    token, token_hash = new_token()
+    async with engine.begin() as conn:
+        await store.ensure_organization(conn, organization_id)
+        existing = [p for p in await store.list_principals(conn, organization_id, None, 10_000) if p.name == name]
+        principal = existing[0] if existing else await store.insert_principal(
+            conn,
+            {
+                "id": str(uuid.uuid4()),
+                "organization_id": organization_id,
+                "name": name,
+                "kind": PrincipalKind.USER.value,
+                "groups": [ADMIN_GROUP],
+            },
+        )
+        if not any(p["name"] == ADMIN_GROUP for p in await store.list_policies(conn, organization_id)):
+            await store.put_policy(conn, organization_id, ADMIN_GROUP, ADMINS_POLICY)
+        await store.insert_token(
+            conn,
+            {
+                "id": str(uuid.uuid4()),
+                "organization_id": organization_id,
+                "principal_id": principal.id,
+                "hash": token_hash,
+                "expire_time": datetime.now(UTC) + ttl,
+            },
+        )
+        await audit_store.append(
+            conn, organization_id, AuditEntry("organization.bootstrap", f"principals/{principal.id}"),
+            actor="bootstrap", actor_kind="service", request_id="", attribution="", outcome="ok",
+        )
+    return token
+
+
+async def _still_valid(engine: AsyncEngine, token: str) -> bool:
+    async with engine.connect() as conn:
+        found = await store.by_token(conn, hashlib.sha256(token.encode()).hexdigest())
+    return found is not None and not (found.expired or found.revoked or found.principal.disabled)
+
+
+async def bootstrap(database_url: str, organization_id: str, token_file: Path) -> bool:
+    """True if a new admin token was written."""
+    engine = create_engine(database_url, 1)
+    try:
+        if token_file.exists() and await _still_valid(engine, token_file.read_text().strip()):
+            return False
+        token = await create_admin(engine, organization_id)
+    finally:
+        await engine.dispose()
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    os.chmod(token_file, 0o600)
+    return True
+
+
+def main() -> None:
+    url = os.environ.get("ROLLOUT_DATABASE_URL")
+    if not url:
+        raise SystemExit("rollout: set ROLLOUT_DATABASE_URL to bootstrap")
+    organization_id = os.environ.get("ROLLOUT_ORGANIZATION") or "acme"
+    token_file = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout") / "admin.token"
+    created = asyncio.run(bootstrap(url, organization_id, token_file))
+    state = "wrote a new admin token to" if created else "admin token in"
+    print(
+        f"rollout: organization {organization_id!r}: {state} {token_file}\n"
+        f'rollout: use it as  grpcurl -plaintext -H "authorization: Bearer $(cat {token_file})" '
+        f'-d \'{{"organization_id":"{organization_id}"}}\' 127.0.0.1:50051 rollout.v1.RolloutService/ListInstances',
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
