@@ -85,11 +85,13 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_server(self, wait: bool = True, **overrides: str) -> tuple[Process, str]:
+    def start_server(
+        self, wait: bool = True, credentials: grpc.ChannelCredentials | None = None, **overrides: str
+    ) -> tuple[Process, str]:
         """A server process; with `wait`, returns once it reports SERVING, else once it listens."""
         address = f"127.0.0.1:{free_port()}"
         process = self._spawn("server", "server", self.env(ROLLOUT_LISTEN=address, **overrides))
-        wait_serving(address, process, require_serving=wait)
+        wait_serving(address, process, require_serving=wait, credentials=credentials)
         return process, address
 
     def start_worker(self, **overrides: str) -> Process:
@@ -107,9 +109,16 @@ class Stack:
             process.stop()
 
 
-def wait_serving(address: str, process: Process, timeout: float = 30, require_serving: bool = True) -> None:
+def wait_serving(
+    address: str,
+    process: Process,
+    timeout: float = 30,
+    require_serving: bool = True,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    channel = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
+    with channel:
         health = health_pb2_grpc.HealthStub(channel)
         while True:
             if not process.alive():

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from pathlib import Path
 from dataclasses import dataclass
 
 import grpc
@@ -82,12 +83,27 @@ async def create_server(settings: Settings) -> Running:
         reflection.SERVICE_NAME,
     )
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(settings.listen)
+    port = _listen(server, settings)
     if port == 0:
         raise SystemExit(f"rollout: cannot listen on {settings.listen}")
     await server.start()
     tasks = [asyncio.create_task(watch_backends(health_servicer, services))]
     return Running(server, port, services, health_servicer, hub, tasks)
+
+
+def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    """Plaintext by default; TLS with a certificate and key; mutual TLS when a client CA is also given,
+    in which case a client certificate whose common name is `<organization>/<principal name>`
+    authenticates as that principal (server/api/guard.py)."""
+    if not settings.tls_cert:
+        return server.add_insecure_port(settings.listen)
+    key = Path(settings.tls_key).read_bytes()
+    cert = Path(settings.tls_cert).read_bytes()
+    client_ca = Path(settings.tls_client_ca).read_bytes() if settings.tls_client_ca else None
+    credentials = grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+    return server.add_secure_port(settings.listen, credentials)
 
 
 async def serve(settings: Settings) -> None:

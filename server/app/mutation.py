@@ -5,7 +5,8 @@
   response: N concurrent repeats make exactly one change.
 - The same key with a different request (another fingerprint) is refused
   with ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED; nothing runs.
-- A deterministic error (NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS) is
+- A deterministic error (NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
+  PERMISSION_DENIED raised by a rule such as separation of duties) is
   stored for the key and replayed; a transient one (database or Redis down)
   rolls everything back, so the key is not burnt and the client may retry.
 - Every attempt is audited: a change with outcome `ok` in its own
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.domain.audit import AuditEntry
-from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, RolloutError
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, RolloutError
 from server.store import audit as audit_store
 from server.store import idempotency as keys
 
@@ -35,6 +36,7 @@ DETERMINISTIC: dict[str, type[RolloutError]] = {
     "NOT_FOUND": NotFound,
     "ALREADY_EXISTS": AlreadyExists,
     "FAILED_PRECONDITION": FailedPrecondition,
+    "PERMISSION_DENIED": PermissionDenied,
 }
 _CODE_OF = {cls: code for code, cls in DETERMINISTIC.items()}
 
