@@ -1,0 +1,121 @@
+"""`python -m bench [--smoke] [--durable] [--out FILE]`: measure, print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.harness import Harness
+from bench.scenarios import Floor, Product, measure
+from bench.stats import Result, compared, table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    iterations: int
+    flows: int
+    warmup: int
+    history: int
+    watchers: int
+    fan_outs: int
+
+
+FULL = Sizes(iterations=300, flows=200, warmup=20, history=100_000, watchers=1000, fan_outs=5)
+SMOKE = Sizes(iterations=10, flows=5, warmup=2, history=1_000, watchers=20, fan_outs=1)
+MANY = 32
+
+
+async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, float]]:
+    floor, product = Floor(harness.floor), Product(harness)
+    await product.prepare(MANY)
+    results: list[Result] = []
+
+    async def both(name: str, clients: int, iterations: int, op, base: Result) -> None:  # type: ignore[no-untyped-def]
+        results.append(compared(await measure(name, clients, iterations, sizes.warmup, op), base))
+
+    floor_tx = {c: await measure("floor: unary → 1 transaction", c, sizes.iterations, sizes.warmup, floor.tx) for c in (1, MANY)}
+    floor_flow = {
+        c: await measure("floor: unary → tx → job → tx → stream", c, sizes.flows, sizes.warmup, floor.pipeline)
+        for c in (1, MANY)
+    }
+    results += [floor_tx[1], floor_tx[MANY], floor_flow[1], floor_flow[MANY]]
+    for c in (1, MANY):
+        await both("(a) RollbackDeployment", c, sizes.iterations, product.rollback, floor_tx[c])
+    for c in (1, MANY):
+        per_client = sizes.flows if c == 1 else max(2, sizes.flows // 10)
+        await both("(b) rollback → approve → COMPLETED (full flow)", c, per_client, product.full_flow, floor_flow[c])
+    for c in (1, MANY):
+        await both("(c) idempotent replay", c, sizes.iterations, product.replay, floor_tx[c])
+    history = await product.seed_history(harness.env["ROLLOUT_DATABASE_URL"], sizes.history)
+    for c in (1, MANY):
+        await both(f"(d) ListDeployments last good, {sizes.history:,} rows", c, sizes.iterations,
+                   product.last_good(history), floor_tx[c])
+
+    floor_fan = [await floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
+    product_fan, memory = [], []
+    for _ in range(sizes.fan_outs):
+        elapsed, kib = await product.fan_out(sizes.watchers, harness)
+        product_fan.append(elapsed)
+        memory.append(kib)
+    fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
+    results += [fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
+    extra = {"server_kib_per_1000_streams": sorted(memory)[len(memory) // 2] * 1000}
+    return results, extra
+
+
+def _single(name: str, seconds: list[float]) -> Result:
+    from bench.stats import summarize
+
+    return summarize(name, 1, seconds, sum(seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: keeps the benchmark working in CI")
+    parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync on (slower on shared VMs)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    with tempfile.TemporaryDirectory(prefix="rollout-bench-") as workdir:
+        harness = Harness(Path(workdir), durable=args.durable)
+        started = time.monotonic()
+        try:
+            harness.start()
+            results, extra = asyncio.run(run(harness, sizes))
+        finally:
+            harness.stop()
+    print(table(results))
+    print(f"\nserver memory per 1,000 open WatchDeployment streams: {extra['server_kib_per_1000_streams'] / 1024:.1f} MiB")
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},
+        "versions": {name: version(name) for name in ("grpcio", "sqlalchemy", "asyncpg", "arq", "cedarpy")},
+        "smoke": args.smoke,
+        "durable": args.durable,
+        "seconds": round(time.monotonic() - started, 1),
+        "results": [r.as_dict() for r in results],
+        **extra,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()
