@@ -1,4 +1,5 @@
-"""The provision job (SPEC §4): lock, RUNNING, re-check the artifact, provision, switch.
+"""The provision job (SPEC §4): lock, RUNNING and re-check the artifact (one transaction), provision,
+spawn runtime instances (DYNAMIC), then switch (one transaction).
 
 It takes ids, re-reads state, and does nothing if its work is already done,
 so arq may run it more than once. After a deployment ends, the same job goes
@@ -32,16 +33,19 @@ async def provision_deployment(ctx: dict[str, Any], deployment_id: str) -> None:
     owner = f"{ctx['worker_id']}:{ctx.get('job_id', '')}"
     next_id: str | None = deployment_id
     while next_id:
-        deployment = await runs.claim(svc.engine, next_id, owner, settings.lease_seconds)
-        if deployment is None:
+        claim = await runs.claim(svc.engine, next_id, owner, settings.lease_seconds, svc.artifacts)
+        if claim is None:
             return
-        next_id = await _run(svc, ctx["driver"], settings, deployment, owner)
+        if claim.refused:
+            next_id = claim.next_pending
+            continue
+        next_id = await _run(svc, ctx["driver"], settings, claim.deployment, owner)
 
 
 async def _run(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> str | None:
     heartbeat = asyncio.create_task(_keep_lease(svc, settings, deployment.id, owner))
     try:
-        await _steps(svc, driver, settings, deployment, owner)
+        done = await _steps(svc, driver, settings, deployment)
     except DriverError as exc:
         return await runs.fail(svc.engine, deployment, owner, str(exc), settings.warm_seconds)
     except asyncio.CancelledError:
@@ -55,32 +59,26 @@ async def _run(svc: Services, driver: Driver, settings: Settings, deployment: De
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-    switched, next_id = await runs.complete(svc.engine, deployment, owner, settings.warm_seconds)
+    switched, next_id = await runs.complete(svc.engine, deployment, owner, settings.warm_seconds, done)
     if switched is not None:
         await routes.publish(svc.queue.redis, switched)
     return next_id
 
 
-async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> None:
-    async def progress(type_: EventType, message: str) -> None:
-        if not await runs.record(svc.engine, deployment, owner, settings.lease_seconds, NewEvent(type_, Status.RUNNING, message)):
-            raise DriverError("lost the lease on this deployment")
-
+async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: Deployment) -> str:
+    """The infrastructure part of the run; returns what was done, for the PROVISIONED event."""
     if deployment.action is Action.DECOMMISSION:
         await driver.decommission(deployment)
-        await progress(EventType.PROVISIONED, "decommissioned")
-        return
-    await _recheck_artifact(svc, deployment)
-    await progress(EventType.ARTIFACT_VERIFIED, f"artifact of v{deployment.version} is present")
+        return "decommissioned"
     await driver.provision(deployment)
-    await progress(EventType.PROVISIONED, f"provisioned v{deployment.version}")
     instance = await _instance(svc, deployment)
     if instance.kind is Kind.DYNAMIC:
         await _runtime_instances(svc, settings, deployment, instance.replicas)
+    return f"provisioned v{deployment.version}"
 
 
 async def _instance(svc: Services, deployment: Deployment) -> Instance:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         found = await instance_store.get(conn, deployment.organization_id, deployment.instance_id)
     assert found is not None
     return found
@@ -105,16 +103,6 @@ async def _runtime_instances(svc: Services, settings: Settings, deployment: Depl
             )
         # Each spawn job pushes here when it is done; the timeout only bounds a lost push.
         await cast(Awaitable[Any], svc.queue.redis.blpop([runtime.wake_key(deployment.id)], timeout=1))
-
-
-async def _recheck_artifact(svc: Services, deployment: Deployment) -> None:
-    """The artifact may have been deleted since the proposal (SPEC §4 step 2)."""
-    if deployment.bundle_release_id is None:
-        return
-    async with svc.engine.connect() as conn:
-        row = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
-    if row is None or not to_release(row, svc.artifacts).artifact_present:
-        raise DriverError(f"ARTIFACT_GONE: the artifact of release v{deployment.version} is gone from storage")
 
 
 async def _keep_lease(svc: Services, settings: Settings, deployment_id: str, owner: str) -> None:

@@ -23,7 +23,7 @@ async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
     target = await runtime.claim_spawn(svc.engine, runtime_id)
     if target is None:
         return
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         deployment = await deployment_store.get_any_org(conn, target.deployment_id)
         instance = await instance_store.get(conn, target.organization_id, target.instance_id)
     assert deployment is not None and instance is not None

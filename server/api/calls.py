@@ -97,10 +97,8 @@ async def admit(
     metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
     names = list((context.auth_context() or {}).get("x509_common_name") or [])
     cert_name = names[0].decode(errors="replace") if names else None
-    authenticated = await guard.authenticate(metadata, cert_name)
-    parsed = validate(request)
+    who, parsed = await guard.admit(method, request, metadata, cert_name, validate)
     base = request_context(request, metadata)
-    who = await guard.authorize(method, authenticated, request)
     return dataclasses.replace(who, request_id=base.request_id, attribution=base.attribution), parsed
 
 

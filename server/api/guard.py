@@ -10,7 +10,8 @@ resource → PERMISSION_DENIED.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
@@ -22,6 +23,7 @@ from server.domain.models import Instance
 from server.domain.validation import Violations
 from server.store import identity
 
+V = TypeVar("V")
 BEARER = "bearer "
 MAX_TOKEN = 512
 
@@ -35,20 +37,24 @@ class Guard:
         self.svc = services
         self.policies = authz.PolicyCache()
 
-    async def authenticate(self, metadata: dict[str, str], cert_name: str | None) -> identity.Authenticated:
-        async with self.svc.engine.connect() as conn:
-            return await self._authenticate(conn, metadata, cert_name)
+    async def admit(
+        self, method: str, request: Message, metadata: dict[str, str], cert_name: str | None,
+        validate: Callable[[Message], V],
+    ) -> tuple[Caller, V]:
+        """Authenticate, validate the request (pure), then authorize — on one pooled connection."""
+        async with self.svc.reader.connect() as conn:
+            who = await self._authenticate(conn, metadata, cert_name)
+            parsed = validate(request)
+            return await self._authorize(conn, PERMISSIONS[method], who, request), parsed
 
-    async def authorize(self, method: str, who: identity.Authenticated, request: Message) -> Caller:
+    async def _authorize(self, conn: Any, rule: Rule, who: identity.Authenticated, request: Message) -> Caller:
         """Runs after the request was validated: tenant, resource, policy."""
-        rule = PERMISSIONS[method]
-        async with self.svc.engine.connect() as conn:
-            organization_id: str = getattr(request, "organization_id")
-            self._check_shape(request, rule, organization_id)
-            if who.principal.organization_id != organization_id:
-                raise NotFound(f"organization {organization_id} not found")
-            resource = await self._resource(conn, rule, request, organization_id)
-            policies = await self._policies(conn, organization_id, who.policy_version)
+        organization_id: str = getattr(request, "organization_id")
+        self._check_shape(request, rule, organization_id)
+        if who.principal.organization_id != organization_id:
+            raise NotFound(f"organization {organization_id} not found")
+        resource = await self._resource(conn, rule, request, organization_id)
+        policies = await self._policies(conn, organization_id, who.policy_version)
         if resource is not None and not authz.is_allowed(policies, who.principal, rule.action, resource):
             raise PermissionDenied(f"{who.principal.name} may not {rule.action} on this {resource.type.lower()}")
         return Caller(

@@ -17,7 +17,7 @@ SERVICE = "rollout.v1.RolloutService"
 
 async def backends_answer(services: Services, timeout: float = 2.0) -> bool:
     async def check() -> None:
-        async with services.engine.connect() as conn:
+        async with services.reader.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
         await services.queue.redis.ping()
 

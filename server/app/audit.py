@@ -25,7 +25,7 @@ async def list_page(
     fingerprint = listing.query_fingerprint("audit", caller.organization_id, terms, desc)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
     if len(rows) <= limit:
         return rows, ""
@@ -36,7 +36,7 @@ async def list_page(
 async def verify_chain(svc: Services, caller: Caller) -> ChainCheck:
     """Walks the organization's whole chain; the first broken link, if any."""
     checked, prev_hash, sequence = 0, "", 0
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         while True:
             page = await store.chain(conn, caller.organization_id, sequence, CHAIN_PAGE)
             result = verify(page, prev_hash, sequence + 1)

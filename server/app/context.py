@@ -31,3 +31,8 @@ class Services:
     queue: JobQueue
     # How long an idempotency key is remembered (SPEC §5).
     key_retention_seconds: float = 24 * 3600
+
+    @property
+    def reader(self) -> AsyncEngine:
+        """The same pool without BEGIN/ROLLBACK around reads: one round trip per query, not three."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")

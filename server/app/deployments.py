@@ -251,7 +251,7 @@ async def reject(
 
 
 async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         found = await store.get(conn, caller.organization_id, deployment_id)
     if found is None:
         raise _deployment_not_found(deployment_id)
@@ -266,7 +266,7 @@ async def list_page(
     fingerprint = listing.query_fingerprint("deployments", caller.organization_id, instance_id, terms, desc)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         await _instance(conn, caller, instance_id)
         rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
     if len(rows) <= limit:

@@ -56,7 +56,7 @@ async def list_principals(svc: Services, caller: Caller, page_size: int, page_to
     fingerprint = listing.query_fingerprint("principals", caller.organization_id)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         rows = await store.list_principals(conn, caller.organization_id, cursor, limit + 1)
     if len(rows) <= limit:
         return rows, ""
@@ -116,7 +116,7 @@ async def delete_policy(conn: AsyncConnection, svc: Services, caller: Caller, na
 
 
 async def list_policies(svc: Services, caller: Caller) -> list[Any]:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         return await store.list_policies(conn, caller.organization_id)
 
 
@@ -128,5 +128,5 @@ async def put_approval_rule(
 
 
 async def list_approval_rules(svc: Services, caller: Caller) -> list[ApprovalRule]:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         return await store.rules(conn, caller.organization_id)

@@ -89,7 +89,7 @@ async def create(conn: AsyncConnection, svc: Services, caller: Caller, fields: I
 
 
 async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         found = await store.get(conn, caller.organization_id, instance_id)
     if found is None:
         raise _not_found(instance_id)
@@ -104,7 +104,7 @@ async def list_page(
     fingerprint = listing.query_fingerprint("instances", caller.organization_id, terms, desc)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
     return _page(rows, limit, fingerprint)
 

@@ -39,7 +39,7 @@ def summary(plan: JSON) -> str:
 
 async def plan_deployment(svc: Services, deployment_id: str) -> JSON | None:
     """Compute and store the plan of a PROPOSED deployment; None if it is no longer PROPOSED."""
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         proposal = await store.get_any_org(conn, deployment_id)
         if proposal is None or proposal.status is not Status.PROPOSED:
             return None

@@ -100,7 +100,7 @@ async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields:
 
 
 async def get(svc: Services, caller: Caller, release_id: str) -> Release:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         row = await store.get(conn, caller.organization_id, release_id)
     if row is None:
         raise NotFound(f"release {release_id} not found")
@@ -115,7 +115,7 @@ async def list_page(
     fingerprint = listing.query_fingerprint("releases", caller.organization_id, terms, desc)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
     releases = [to_release(r, svc.artifacts) for r in rows]
     if len(releases) <= limit:

@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.domain.deployments import Transition, next_status
 from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
 from server.domain.plan import STALE
+from server.artifacts import ArtifactStore
 from server.domain.audit import AuditEntry
 from server.store import audit as audit_store
 from server.store import deployments as store
 from server.store import events
 from server.store import instances as instance_store
+from server.store import releases as release_store
 from server.store import runtime as runtime_store
 from server.store.tables import instances
 
@@ -32,45 +34,60 @@ async def _lock_instance(conn: AsyncConnection, deployment: Deployment) -> Insta
     return found
 
 
-async def claim(engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float) -> Deployment | None:
+@dataclass(frozen=True)
+class Claim:
+    """A deployment a worker started; `refused` when its artifact was gone and it FAILED at once."""
+
+    deployment: Deployment
+    refused: bool = False
+    next_pending: str | None = None
+
+
+async def claim(
+    engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float, artifacts: ArtifactStore
+) -> Claim | None:
     """Start the instance's first PENDING deployment if nothing runs on it; None when there is nothing to do.
 
     Approval order wins over the job that happens to arrive first, so the
-    deployment started may be another PENDING one of the same instance.
+    deployment started may be another PENDING one of the same instance. The
+    same transaction re-checks the artifact (SPEC §4 step 2): it may have been
+    deleted since the proposal.
     """
     async with engine.begin() as conn:
         wanted = await store.get_any_org(conn, deployment_id)
         if wanted is None or wanted.status is not Status.PENDING:
             return None
         await _lock_instance(conn, wanted)
-        if await store.running_on(conn, wanted.instance_id):
+        running, head_id = await store.running_and_first_pending(conn, wanted.instance_id)
+        if running or head_id is None:
             return None  # The running one hands over to the next PENDING when it ends.
-        head_id = await store.first_pending(conn, wanted.instance_id)
-        if head_id is None:
-            return None
-        head = await store.get_any_org(conn, head_id)
+        head = wanted if head_id == wanted.id else await store.get_any_org(conn, head_id)
         assert head is not None
         status = next_status(head.status, Transition.START)
         started = await store.start(conn, head.id, owner, lease_seconds)
-        await events.append(
-            conn, head.organization_id, head.id, head.instance_id,
-            [NewEvent(EventType.STARTED, status, f"started by worker {owner}")],
-        )
-        return started
+        steps = [NewEvent(EventType.STARTED, status, f"started by worker {owner}")]
+        gone = await _artifact_gone(conn, artifacts, head)
+        if gone:
+            failed = next_status(status, Transition.FAIL)
+            await store.update(conn, head.id, {"status": failed.value, "error": gone, "lease_owner": None, "lease_expires_at": None})
+            steps.append(NewEvent(EventType.FAILED, failed, gone))
+        elif head.action is Action.PROVISION:
+            steps.append(NewEvent(EventType.ARTIFACT_VERIFIED, status, f"artifact of v{head.version} is present"))
+        await events.append(conn, head.organization_id, head.id, head.instance_id, steps)
+        if gone:
+            await _audit_failure(conn, head, owner, gone)
+            return Claim(started, refused=True, next_pending=await store.first_pending(conn, head.instance_id))
+        return Claim(started)
 
 
-async def record(
-    engine: AsyncEngine, deployment: Deployment, owner: str, lease_seconds: float, event: NewEvent
-) -> bool:
-    """Record a progress event while still holding the lease; False if the lease was lost."""
-    async with engine.begin() as conn:
-        current = await store.get_any_org(conn, deployment.id)
-        if current is None or current.status is not Status.RUNNING:
-            return False
-        if not await store.renew_lease(conn, deployment.id, owner, lease_seconds):
-            return False
-        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, [event])
-        return True
+async def _artifact_gone(conn: AsyncConnection, artifacts: ArtifactStore, deployment: Deployment) -> str | None:
+    """Why the deployment's artifact cannot be used any more, or None."""
+    if deployment.action is not Action.PROVISION or deployment.bundle_release_id is None:
+        return None
+    row = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
+    if row is None or row["artifact_deleted"] or not artifacts.exists(row["artifact_uri"]):
+        return f"ARTIFACT_GONE: the artifact of release v{deployment.version} is gone from storage"
+    return None
 
 
 async def renew(engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float) -> bool:
@@ -112,7 +129,7 @@ _STALE_PLANS = sa.text(
 
 
 async def complete(
-    engine: AsyncEngine, deployment: Deployment, owner: str, warm_seconds: float
+    engine: AsyncEngine, deployment: Deployment, owner: str, warm_seconds: float, done: str
 ) -> tuple[Switched | None, str | None]:
     """The switch (SPEC §4 step 4): one transaction makes the deployment active and COMPLETED.
 
@@ -154,6 +171,7 @@ async def complete(
         await events.append(
             conn, deployment.organization_id, deployment.id, deployment.instance_id,
             [
+                NewEvent(EventType.PROVISIONED, Status.RUNNING, done),
                 NewEvent(
                     EventType.SWITCHED,
                     Status.RUNNING,
@@ -227,21 +245,25 @@ async def fail(
                 conn, deployment.organization_id, deployment.id, deployment.instance_id,
                 [NewEvent(EventType.FAILED, status, reason)],
             )
-            await audit_store.append(
-                conn,
-                deployment.organization_id,
-                AuditEntry("deployment.fail", f"deployments/{deployment.id}"),
-                actor=f"worker:{owner}" if owner else "reaper",
-                actor_kind="service",
-                request_id="",
-                attribution="",
-                outcome=reason[:200],
-            )
+            await _audit_failure(conn, deployment, owner, reason)
             if instance.kind is Kind.DYNAMIC:
                 # Instances spawned for the failed release are not serving: let them drain.
                 live_release = await _release_of(conn, instance.active_deployment_id)
                 await runtime_store.schedule_drain(conn, instance.id, live_release, warm_seconds)
         return await store.first_pending(conn, deployment.instance_id)
+
+
+async def _audit_failure(conn: AsyncConnection, deployment: Deployment, owner: str | None, reason: str) -> None:
+    await audit_store.append(
+        conn,
+        deployment.organization_id,
+        AuditEntry("deployment.fail", f"deployments/{deployment.id}"),
+        actor=f"worker:{owner}" if owner else "reaper",
+        actor_kind="service",
+        request_id="",
+        attribution="",
+        outcome=reason[:200],
+    )
 
 
 async def reap_expired(engine: AsyncEngine) -> list[str]:

@@ -151,7 +151,7 @@ async def list_page(
     fingerprint = listing.query_fingerprint("runtime", caller.organization_id, instance_id, terms, desc)
     cursor = listing.decode_token(page_token, fingerprint)
     limit = listing.page_size(page_size)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         if await instance_store.get(conn, caller.organization_id, instance_id) is None:
             raise NotFound(f"instance {instance_id} not found")
         rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)

@@ -68,13 +68,13 @@ async def _stream(
 async def deployment_events(
     svc: Services, hub: EventHub, caller: Caller, deployment_id: str, after_sequence: int
 ) -> AsyncIterator[Event]:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         found = await deployment_store.get(conn, caller.organization_id, deployment_id)
     if found is None:
         raise NotFound(f"deployment {deployment_id} not found")
 
     async def stored_after(sequence: int) -> list[Event]:
-        async with svc.engine.connect() as conn:
+        async with svc.reader.connect() as conn:
             return await events.after(conn, deployment_id, sequence)
 
     if found.status in TERMINAL:
@@ -91,13 +91,13 @@ async def deployment_events(
 async def instance_events(
     svc: Services, hub: EventHub, caller: Caller, instance_id: str, after_sequence: int
 ) -> AsyncIterator[Event]:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         found = await instance_store.get(conn, caller.organization_id, instance_id)
     if found is None:
         raise NotFound(f"instance {instance_id} not found")
 
     async def stored_after(sequence: int) -> list[Event]:
-        async with svc.engine.connect() as conn:
+        async with svc.reader.connect() as conn:
             return await events.after_on_instance(conn, instance_id, sequence)
 
     async for event in _stream(

@@ -106,14 +106,19 @@ async def approve(conn: AsyncConnection, deployment_id: str, decided_by: str) ->
     )
 
 
-async def running_on(conn: AsyncConnection, instance_id: str) -> str | None:
-    return (
-        await conn.execute(
-            sa.select(deployments.c.id).where(
-                deployments.c.instance_id == instance_id, deployments.c.status == Status.RUNNING.value
-            )
-        )
-    ).scalar()
+_RUNNING_AND_HEAD = sa.text(
+    """
+    SELECT (SELECT id FROM deployments WHERE instance_id = :instance_id AND status = 'RUNNING') AS running,
+           (SELECT id FROM deployments WHERE instance_id = :instance_id AND status = 'PENDING'
+            ORDER BY approve_order LIMIT 1) AS head
+    """
+)
+
+
+async def running_and_first_pending(conn: AsyncConnection, instance_id: str) -> tuple[str | None, str | None]:
+    """The RUNNING deployment of the instance and its first PENDING one, in one round trip."""
+    row = (await conn.execute(_RUNNING_AND_HEAD, {"instance_id": instance_id})).one()
+    return (str(row.running) if row.running else None, str(row.head) if row.head else None)
 
 
 async def first_pending(conn: AsyncConnection, instance_id: str) -> str | None:
