@@ -47,11 +47,10 @@ class AuditRecord:
 
 
 def canonical(record: AuditRecord) -> str:
-    """The exact text that is hashed: every field but the hashes, in a fixed order and format."""
+    """The record's fields but its sequence and hashes, in a fixed order and format (the `body`)."""
     fields = {
         "id": record.id,
         "organization_id": record.organization_id,
-        "sequence": record.sequence,
         "create_time": record.create_time.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": record.actor,
         "actor_kind": record.actor_kind,
@@ -68,8 +67,12 @@ def canonical(record: AuditRecord) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def chain_hash(prev_hash: str, canonical_text: str) -> str:
-    return hashlib.sha256((prev_hash + canonical_text).encode()).hexdigest()
+SEPARATOR = "\x1f"
+
+
+def chain_hash(prev_hash: str, sequence: int, body: str) -> str:
+    """sha256(prev_hash ‖ U+001F ‖ sequence ‖ U+001F ‖ body); the database computes the same on append."""
+    return hashlib.sha256(f"{prev_hash}{SEPARATOR}{sequence}{SEPARATOR}{body}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def verify(records: list[AuditRecord], prev_hash: str = "", expected_sequence: i
             return ChainCheck(index, record.id, f"sequence {record.sequence} where {expected_sequence + index} was expected (a row is missing)")
         if record.prev_hash != prev_hash:
             return ChainCheck(index, record.id, "its prev_hash does not match the previous record's hash")
-        if chain_hash(prev_hash, canonical(record)) != record.hash:
+        if chain_hash(prev_hash, record.sequence, canonical(record)) != record.hash:
             return ChainCheck(index, record.id, "its contents do not match its hash (the row was edited)")
         prev_hash = record.hash
     return ChainCheck(len(records), None, "")

@@ -9,15 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.domain.audit import AuditEntry, AuditRecord, canonical, chain_hash
+from server.domain.audit import AuditEntry, AuditRecord, canonical
 from server.domain.listing import Cursor, Term
 from server.store.tables import audit_events
 
-# Serializes appends within one organization for the length of the transaction, so the
-# chain has one order. Taken just before the insert, at the end of the transaction.
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:org, 7305447))")
-_LAST = sa.text(
-    "SELECT sequence, hash FROM audit_events WHERE organization_id = :org ORDER BY sequence DESC LIMIT 1"
+# Locks the organization's chain, links and inserts in one round trip (migration 0005).
+_APPEND = sa.text(
+    "SELECT rollout_audit_append(CAST(:id AS uuid), :org, :create_time, :actor, :actor_kind, :action, :resource,"
+    " :previous_deployment_id, :new_deployment_id, :previous_release_id, :new_release_id, :request_id,"
+    " :attribution, :outcome, :body)"
 )
 
 
@@ -35,13 +35,12 @@ async def append(
     request_id: str,
     attribution: str,
     outcome: str,
-) -> AuditRecord:
-    await conn.execute(_LOCK, {"org": organization_id})
-    last = (await conn.execute(_LAST, {"org": organization_id})).first()
-    unsealed = AuditRecord(
+) -> None:
+    """Append to the organization's chain; taken last in a transaction, so its lock is held briefly."""
+    record = AuditRecord(
         id=str(uuid.uuid4()),
         organization_id=organization_id,
-        sequence=(last.sequence if last else 0) + 1,
+        sequence=0,  # assigned by the database
         create_time=datetime.now(UTC),
         actor=actor,
         actor_kind=actor_kind,
@@ -54,14 +53,11 @@ async def append(
         request_id=request_id,
         attribution=attribution,
         outcome=outcome,
-        prev_hash=last.hash if last else "",
+        prev_hash="",
         hash="",
     )
-    record = AuditRecord(
-        **{**unsealed.__dict__, "hash": chain_hash(unsealed.prev_hash, canonical(unsealed))}
-    )
-    await conn.execute(audit_events.insert().values(**record.__dict__))
-    return record
+    values = {k: v for k, v in record.__dict__.items() if k not in ("sequence", "prev_hash", "hash", "organization_id")}
+    await conn.execute(_APPEND, {**values, "org": organization_id, "body": canonical(record)})
 
 
 async def list_page(
