@@ -95,13 +95,40 @@ class PolicyCache:
     """Compiled policy sets by (organization, policy version): policies change rarely, decisions often."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._sets: dict[tuple[str, int], Any] = {}
+        self._sets: dict[tuple[str, int], Decider] = {}
         self._size = size
 
-    def get(self, organization_id: str, version: int) -> Any | None:
+    def get(self, organization_id: str, version: int) -> Decider | None:
         return self._sets.get((organization_id, version))
 
-    def put(self, organization_id: str, version: int, policies: Any) -> None:
+    def put(self, organization_id: str, version: int, policies: Any) -> Decider:
         if len(self._sets) >= self._size:
             self._sets.clear()
-        self._sets[(organization_id, version)] = policies
+        decider = self._sets[(organization_id, version)] = Decider(policies)
+        return decider
+
+
+class Decider:
+    """One organization's compiled policies, remembering decisions: the same principal, action and
+    resource attributes always get the same answer under the same policy version."""
+
+    def __init__(self, policies: Any, size: int = 10_000) -> None:
+        self.policies = policies
+        self._decisions: dict[tuple[Any, ...], bool] = {}
+        self._size = size
+
+    def allows(self, principal: Principal, action: str, resource: Resource) -> bool:
+        key = (
+            principal.name, principal.kind, principal.groups, action, resource.type, resource.id,
+            tuple(sorted((k, _frozen(v)) for k, v in resource.attrs.items())),
+        )
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= self._size:
+                self._decisions.clear()
+            decision = self._decisions[key] = is_allowed(self.policies, principal, action, resource)
+        return decision
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value

@@ -55,7 +55,7 @@ class Guard:
             raise NotFound(f"organization {organization_id} not found")
         resource = await self._resource(conn, rule, request, organization_id)
         policies = await self._policies(conn, organization_id, who.policy_version)
-        if resource is not None and not authz.is_allowed(policies, who.principal, rule.action, resource):
+        if resource is not None and not policies.allows(who.principal, rule.action, resource):
             raise PermissionDenied(f"{who.principal.name} may not {rule.action} on this {resource.type.lower()}")
         return Caller(
             organization_id=organization_id,
@@ -123,11 +123,11 @@ class Guard:
             raise NotFound(f"{what} {resource_id} not found")
         return authz.instance(row.id, row.project, row.environment, row.labels, row.bundle)
 
-    async def _policies(self, conn: Any, organization_id: str, version: int) -> Any:
+    async def _policies(self, conn: Any, organization_id: str, version: int) -> authz.Decider:
         cached = self.policies.get(organization_id, version)
         if cached is None:
-            cached = authz.compile_policies(await identity.policy_texts(conn, organization_id))
-            self.policies.put(organization_id, version, cached)
+            compiled = authz.compile_policies(await identity.policy_texts(conn, organization_id))
+            cached = self.policies.put(organization_id, version, compiled)
         return cached
 
 
@@ -135,4 +135,5 @@ def may_read(caller: Caller, instance: Instance) -> bool:
     """For list results: whether the caller may read this instance."""
     assert caller.principal is not None
     resource = authz.instance(instance.id, instance.project, instance.environment, instance.labels, instance.bundle)
-    return authz.is_allowed(caller.policies, caller.principal, "instance:read", resource)
+    decider: authz.Decider = caller.policies
+    return decider.allows(caller.principal, "instance:read", resource)

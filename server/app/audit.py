@@ -27,10 +27,7 @@ async def list_page(
     limit = listing.page_size(page_size)
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of(rows, limit, fingerprint)
 
 
 async def verify_chain(svc: Services, caller: Caller) -> ChainCheck:

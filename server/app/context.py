@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ class Services:
     # How long an idempotency key is remembered (SPEC §5).
     key_retention_seconds: float = 24 * 3600
 
-    @property
+    @functools.cached_property
     def reader(self) -> AsyncEngine:
         """The same pool without BEGIN/ROLLBACK around reads: one round trip per query, not three."""
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")

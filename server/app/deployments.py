@@ -269,7 +269,4 @@ async def list_page(
     async with svc.reader.connect() as conn:
         await _instance(conn, caller, instance_id)
         rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of(rows, limit, fingerprint)

@@ -58,10 +58,7 @@ async def list_principals(svc: Services, caller: Caller, page_size: int, page_to
     limit = listing.page_size(page_size)
     async with svc.reader.connect() as conn:
         rows = await store.list_principals(conn, caller.organization_id, cursor, limit + 1)
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of(rows, limit, fingerprint)
 
 
 async def update_principal(

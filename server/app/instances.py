@@ -106,14 +106,7 @@ async def list_page(
     limit = listing.page_size(page_size)
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
-    return _page(rows, limit, fingerprint)
-
-
-def _page(rows: list[Instance], limit: int, fingerprint: str) -> tuple[list[Instance], str]:
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of(rows, limit, fingerprint)
 
 
 async def update(

@@ -117,11 +117,7 @@ async def list_page(
     limit = listing.page_size(page_size)
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
-    releases = [to_release(r, svc.artifacts) for r in rows]
-    if len(releases) <= limit:
-        return releases, ""
-    last = releases[limit - 1]
-    return releases[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of([to_release(r, svc.artifacts) for r in rows], limit, fingerprint)
 
 
 async def archive(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:

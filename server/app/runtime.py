@@ -155,7 +155,4 @@ async def list_page(
         if await instance_store.get(conn, caller.organization_id, instance_id) is None:
             raise NotFound(f"instance {instance_id} not found")
         rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
-    if len(rows) <= limit:
-        return rows, ""
-    last = rows[limit - 1]
-    return rows[:limit], listing.encode_token(listing.Cursor(last.create_time, last.id), fingerprint)
+    return listing.page_of(rows, limit, fingerprint)

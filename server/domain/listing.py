@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from datetime import datetime
 
 from server.domain.errors import invalid
@@ -124,6 +125,24 @@ class Cursor:
 
     create_time: datetime
     id: str
+
+
+class Keyed(Protocol):
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def page_of(rows: list[K], limit: int, fingerprint: str) -> tuple[list[K], str]:
+    """Rows fetched with `limit + 1`: the page, and the token of the next one (empty on the last)."""
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], encode_token(Cursor(last.create_time, last.id), fingerprint)
 
 
 def query_fingerprint(*parts: object) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.audit import AuditEntry, AuditRecord, canonical
 from server.domain.listing import Cursor, Term
+from server.store.paging import keyset
 from server.store.tables import audit_events
 
 # Locks the organization's chain, links and inserts in one round trip (migration 0005).
@@ -72,15 +73,7 @@ async def list_page(
                 term.op
             ]
         )
-    key = sa.tuple_(audit_events.c.create_time, audit_events.c.id)
-    if after is not None:
-        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
-    order = (
-        [audit_events.c.create_time.desc(), audit_events.c.id.desc()]
-        if desc
-        else [audit_events.c.create_time, audit_events.c.id]
-    )
-    rows = await conn.execute(query.order_by(*order).limit(limit))
+    rows = await conn.execute(keyset(query, audit_events, desc, after, limit))
     return [to_record(r) for r in rows]
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
+from server.store.paging import keyset
 from server.domain.models import Action, Deployment, Status
 from server.store.tables import approve_order, deployments
 
@@ -69,15 +70,7 @@ async def list_page(
     query = sa.select(deployments).where(deployments.c.instance_id == instance_id)
     for term in terms:
         query = query.where(deployments.c[term.field] == term.value)
-    key = sa.tuple_(deployments.c.create_time, deployments.c.id)
-    if after is not None:
-        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
-    order = (
-        [deployments.c.create_time.desc(), deployments.c.id.desc()]
-        if desc
-        else [deployments.c.create_time, deployments.c.id]
-    )
-    rows = await conn.execute(query.order_by(*order).limit(limit))
+    rows = await conn.execute(keyset(query, deployments, desc, after, limit))
     return [to_deployment(r) for r in rows]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor
+from server.store.paging import keyset
 from server.domain.models import ApprovalRule, Principal, PrincipalKind
 from server.store.tables import (
     approval_rules,
@@ -121,9 +122,7 @@ async def list_principals(
     conn: AsyncConnection, organization_id: str, after: Cursor | None, limit: int
 ) -> list[Principal]:
     query = sa.select(principals).where(principals.c.organization_id == organization_id)
-    if after is not None:
-        query = query.where(sa.tuple_(principals.c.create_time, principals.c.id) > (after.create_time, after.id))
-    rows = await conn.execute(query.order_by(principals.c.create_time, principals.c.id).limit(limit))
+    rows = await conn.execute(keyset(query, principals, False, after, limit))
     return [to_principal(r) for r in rows]
 
 

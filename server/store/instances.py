@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
+from server.store.paging import keyset
 from server.domain.models import Instance, Kind
 from server.store.tables import instance_secrets, instances, release_quarantines
 
@@ -88,11 +89,7 @@ async def list_page(
     query = sa.select(instances, _secret_names, _quarantined).where(instances.c.organization_id == organization_id)
     for term in terms:
         query = query.where(instances.c[term.field] == term.value)
-    key = sa.tuple_(instances.c.create_time, instances.c.id)
-    if after is not None:
-        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
-    order = [instances.c.create_time.desc(), instances.c.id.desc()] if desc else [instances.c.create_time, instances.c.id]
-    rows = await conn.execute(query.order_by(*order).limit(limit))
+    rows = await conn.execute(keyset(query, instances, desc, after, limit))
     return [to_instance(r) for r in rows]
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
+from server.store.paging import keyset
 from server.store.tables import releases
 
 
@@ -44,11 +45,7 @@ async def list_page(
     query = sa.select(releases).where(releases.c.organization_id == organization_id)
     for term in terms:
         query = query.where(releases.c[term.field] == term.value)
-    key = sa.tuple_(releases.c.create_time, releases.c.id)
-    if after is not None:
-        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
-    order = [releases.c.create_time.desc(), releases.c.id.desc()] if desc else [releases.c.create_time, releases.c.id]
-    rows = await conn.execute(query.order_by(*order).limit(limit))
+    rows = await conn.execute(keyset(query, releases, desc, after, limit))
     return [r._mapping for r in rows]
 
 

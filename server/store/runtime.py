@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
+from server.store.paging import keyset
 from server.domain.models import RuntimeInstance, RuntimeState
 from server.store.tables import release_quarantines, releases, runtime_instances
 
@@ -138,15 +139,7 @@ async def list_page(
     query = sa.select(*_columns).select_from(_joined).where(runtime_instances.c.instance_id == instance_id)
     for term in terms:
         query = query.where(runtime_instances.c[term.field] == term.value)
-    key = sa.tuple_(runtime_instances.c.create_time, runtime_instances.c.id)
-    if after is not None:
-        query = query.where(key < (after.create_time, after.id) if desc else key > (after.create_time, after.id))
-    order = (
-        [runtime_instances.c.create_time.desc(), runtime_instances.c.id.desc()]
-        if desc
-        else [runtime_instances.c.create_time, runtime_instances.c.id]
-    )
-    rows = await conn.execute(query.order_by(*order).limit(limit))
+    rows = await conn.execute(keyset(query, runtime_instances, desc, after, limit))
     return [to_runtime(r) for r in rows]
 
 

@@ -2,65 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from server.domain.models import JSON, Action, Deployment, Kind, Release, ReleaseState, Status
+from server.domain.models import JSON, Action, Deployment, Kind, Release, Status
 from server.domain.plan import NOT_MIGRATED_BACK, STALE, Live, Target, diff, flatten, make_plan, mark_stale
+from tests.unit import factories as make
+from tests.unit.factories import CACHE_ID, DB_ID
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-INSTANCE_ID = "0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10"
-DB_ID = "6f1d1e8a-92a7-4c2b-b9a4-5b8f3c2d1e0f"
-CACHE_ID = "7a2e3f4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
 EMPTY_DIFF: JSON = {"added": {}, "removed": {}, "changed": {}}
 SECRETS_WARNING = "secrets are not rolled back: the instance's current secrets apply"
-
-
-def make_release(version: str, **overrides: object) -> Release:
-    base = Release(
-        id=f"rel-{version}",
-        organization_id="acme",
-        bundle="webapp",
-        version=version,
-        release_channel="stable",
-        artifact_uri=f"file:///artifacts/webapp-{version}.tar.gz",
-        state=ReleaseState.READY,
-        artifact_present=True,
-        schema_version=1,
-        create_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
-
-
-def make_deployment(**overrides: object) -> Deployment:
-    base = Deployment(
-        id="d-proposal",
-        organization_id="acme",
-        instance_id=INSTANCE_ID,
-        action=Action.PROVISION,
-        status=Status.PROPOSED,
-        params={"image_tag": "abc", "workers": 4},
-        md_metadata={},
-        connection_params={"db": DB_ID},
-        bundle_release_id="rel-1.0.0",
-        version="1.0.0",
-        release_channel="stable",
-        message="Deploy v1.0.0",
-        rollback_of_id=None,
-        rollback_of_version=None,
-        plan=None,
-        proposed_by="alice",
-        decided_by=None,
-        decide_time=None,
-        reject_reason="",
-        error="",
-        create_time=T0,
-        update_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
 
 
 def make_live(deployment: Deployment | None = None, release: Release | None = None, runtime_instances: int = 0) -> Live:
@@ -75,7 +27,7 @@ def make_target(
     warm_instances: int = 0,
     quarantined: bool = False,
 ) -> Target:
-    return Target(proposal or make_deployment(), release, kind, replicas, warm_instances, quarantined)
+    return Target(proposal or make.deployment(), release, kind, replicas, warm_instances, quarantined)
 
 
 def release_json(release: Release) -> JSON:
@@ -235,8 +187,8 @@ def test_diff_dotted_key_is_not_a_nested_path() -> None:
 
 
 def test_first_deployment_without_live_state() -> None:
-    release = make_release("1.0.0")
-    proposal = make_deployment(params={"image_tag": "abc", "db": {"size": "s"}}, connection_params={"db": DB_ID})
+    release = make.release("1.0.0")
+    proposal = make.deployment(params={"image_tag": "abc", "db": {"size": "s"}}, connection_params={"db": DB_ID})
     assert make_plan(make_live(), make_target(proposal, release)) == {
         "action": "PROVISION",
         "live_deployment_id": None,
@@ -252,14 +204,14 @@ def test_first_deployment_without_live_state() -> None:
 
 
 def test_release_change_and_params_diff_against_the_live_deployment() -> None:
-    old, new = make_release("1.0.0"), make_release("1.1.0", schema_version=2)
-    live = make_deployment(
+    old, new = make.release("1.0.0"), make.release("1.1.0", schema_version=2)
+    live = make.deployment(
         id="d-live",
         status=Status.COMPLETED,
         params={"image_tag": "abc", "workers": 4, "debug": True},
         connection_params={"db": DB_ID, "cache": CACHE_ID},
     )
-    proposal = make_deployment(
+    proposal = make.deployment(
         params={"image_tag": "def", "workers": 4, "region": "eu"},
         connection_params={"db": CACHE_ID},
         bundle_release_id=new.id,
@@ -288,9 +240,9 @@ def test_release_change_and_params_diff_against_the_live_deployment() -> None:
 
 
 def test_same_release_no_release_change() -> None:
-    release = make_release("1.0.0")
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    plan = make_plan(make_live(live, release), make_target(make_deployment(), release))
+    release = make.release("1.0.0")
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    plan = make_plan(make_live(live, release), make_target(make.deployment(), release))
     assert plan["release_change"] is None
     assert plan["params"] == EMPTY_DIFF
     assert plan["connections"] == EMPTY_DIFF
@@ -299,22 +251,22 @@ def test_same_release_no_release_change() -> None:
 
 def test_release_change_compares_ids_not_versions() -> None:
     # Two releases with the same version string (e.g. different channels) are different releases.
-    live_release = make_release("1.0.0", id="rel-a", release_channel="stable")
-    target_release = make_release("1.0.0", id="rel-b", release_channel="beta")
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    plan = make_plan(make_live(live, live_release), make_target(make_deployment(), target_release))
+    live_release = make.release("1.0.0", id="rel-a", release_channel="stable")
+    target_release = make.release("1.0.0", id="rel-b", release_channel="beta")
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    plan = make_plan(make_live(live, live_release), make_target(make.deployment(), target_release))
     assert plan["release_change"] == {"from": "1.0.0", "to": "1.0.0"}
 
 
 def test_live_deployment_without_release() -> None:
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    plan = make_plan(make_live(live, None), make_target(make_deployment(), make_release("2.0.0")))
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    plan = make_plan(make_live(live, None), make_target(make.deployment(), make.release("2.0.0")))
     assert plan["live_release"] is None
     assert plan["release_change"] == {"from": None, "to": "2.0.0"}
 
 
 def test_no_release_anywhere() -> None:
-    plan = make_plan(make_live(), make_target(make_deployment(params={}, connection_params={}), None))
+    plan = make_plan(make_live(), make_target(make.deployment(params={}, connection_params={}), None))
     assert plan["target_release"] is None
     assert plan["release_change"] is None
     assert plan["warnings"] == []
@@ -324,10 +276,10 @@ def test_no_release_anywhere() -> None:
 
 
 def _schema_plan(live_schema: int, target_schema: int) -> JSON:
-    live_release = make_release("2.0.0", schema_version=live_schema)
-    target_release = make_release("1.0.0", schema_version=target_schema)
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    return make_plan(make_live(live, live_release), make_target(make_deployment(), target_release))
+    live_release = make.release("2.0.0", schema_version=live_schema)
+    target_release = make.release("1.0.0", schema_version=target_schema)
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    return make_plan(make_live(live, live_release), make_target(make.deployment(), target_release))
 
 
 def test_schema_downgrade_warning() -> None:
@@ -358,7 +310,7 @@ def test_schema_warning_smallest_downgrade() -> None:
 
 
 def test_no_schema_warning_without_live_release() -> None:
-    plan = make_plan(make_live(), make_target(make_deployment(), make_release("1.0.0", schema_version=1)))
+    plan = make_plan(make_live(), make_target(make.deployment(), make.release("1.0.0", schema_version=1)))
     assert plan["warnings"] == []
 
 
@@ -366,29 +318,29 @@ def test_no_schema_warning_without_live_release() -> None:
 
 
 def test_quarantined_warning() -> None:
-    plan = make_plan(make_live(), make_target(make_deployment(), make_release("1.2.3"), quarantined=True))
+    plan = make_plan(make_live(), make_target(make.deployment(), make.release("1.2.3"), quarantined=True))
     assert plan["warnings"] == ["release v1.2.3 is quarantined for this instance (it was rolled back)"]
 
 
 def test_quarantined_without_release_no_warning() -> None:
-    assert make_plan(make_live(), make_target(make_deployment(), None, quarantined=True))["warnings"] == []
+    assert make_plan(make_live(), make_target(make.deployment(), None, quarantined=True))["warnings"] == []
 
 
 def test_rollback_secrets_warning() -> None:
-    proposal = make_deployment(rollback_of_id="d-source", rollback_of_version="1.0.0")
-    plan = make_plan(make_live(), make_target(proposal, make_release("1.0.0")))
+    proposal = make.deployment(rollback_of_id="d-source", rollback_of_version="1.0.0")
+    plan = make_plan(make_live(), make_target(proposal, make.release("1.0.0")))
     assert plan["warnings"] == [SECRETS_WARNING]
 
 
 def test_no_secrets_warning_for_a_normal_proposal() -> None:
-    assert make_plan(make_live(), make_target(make_deployment(), make_release("1.0.0")))["warnings"] == []
+    assert make_plan(make_live(), make_target(make.deployment(), make.release("1.0.0")))["warnings"] == []
 
 
 def test_all_warnings_in_order() -> None:
-    live_release = make_release("2.0.0", schema_version=5)
-    target_release = make_release("1.0.0", schema_version=4)
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    proposal = make_deployment(rollback_of_id="d-source", rollback_of_version="1.0.0")
+    live_release = make.release("2.0.0", schema_version=5)
+    target_release = make.release("1.0.0", schema_version=4)
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    proposal = make.deployment(rollback_of_id="d-source", rollback_of_version="1.0.0")
     plan = make_plan(make_live(live, live_release), make_target(proposal, target_release, quarantined=True))
     assert plan["warnings"] == [
         "data is not migrated back: v1.0.0 declares schema 4, the live v2.0.0 declares 5",
@@ -401,15 +353,15 @@ def test_all_warnings_in_order() -> None:
 
 
 def test_decommission_diffs_against_empty() -> None:
-    live_release = make_release("1.0.0")
-    live = make_deployment(
+    live_release = make.release("1.0.0")
+    live = make.deployment(
         id="d-live",
         status=Status.COMPLETED,
         params={"image_tag": "abc", "db": {"size": "s"}},
         connection_params={"db": DB_ID},
     )
     # A decommission proposal carries no snapshot; even if it did, it must be ignored.
-    proposal = make_deployment(
+    proposal = make.deployment(
         action=Action.DECOMMISSION,
         params={"image_tag": "ignored"},
         connection_params={"db": "ignored"},
@@ -432,7 +384,7 @@ def test_decommission_diffs_against_empty() -> None:
 
 
 def test_decommission_with_nothing_live() -> None:
-    proposal = make_deployment(action=Action.DECOMMISSION, params={}, connection_params={}, bundle_release_id=None)
+    proposal = make.deployment(action=Action.DECOMMISSION, params={}, connection_params={}, bundle_release_id=None)
     plan = make_plan(make_live(), make_target(proposal, None))
     assert plan["params"] == EMPTY_DIFF
     assert plan["connections"] == EMPTY_DIFF
@@ -451,14 +403,14 @@ def _runtime(
     warm: int,
     action: Action = Action.PROVISION,
 ) -> Any:
-    live = make_deployment(id="d-live", status=Status.COMPLETED) if live_release else None
-    proposal = make_deployment(action=action)
+    live = make.deployment(id="d-live", status=Status.COMPLETED) if live_release else None
+    proposal = make.deployment(action=action)
     target = make_target(proposal, target_release, Kind.DYNAMIC, replicas, warm)
     return make_plan(make_live(live, live_release, live_runtime), target)["runtime_instances"]
 
 
 def test_dynamic_first_deployment_spawns_all() -> None:
-    assert _runtime(live_release=None, target_release=make_release("1.0.0"), live_runtime=0, replicas=3, warm=0) == {
+    assert _runtime(live_release=None, target_release=make.release("1.0.0"), live_runtime=0, replicas=3, warm=0) == {
         "replicas": 3,
         "reuse": 0,
         "spawn": 3,
@@ -468,24 +420,24 @@ def test_dynamic_first_deployment_spawns_all() -> None:
 
 def test_dynamic_new_release_spawns_and_drains_the_old() -> None:
     assert _runtime(
-        live_release=make_release("1.0.0"), target_release=make_release("2.0.0"), live_runtime=3, replicas=3, warm=0
+        live_release=make.release("1.0.0"), target_release=make.release("2.0.0"), live_runtime=3, replicas=3, warm=0
     ) == {"replicas": 3, "reuse": 0, "spawn": 3, "drain": 3}
 
 
 def test_dynamic_roll_back_to_warm_release_reuses() -> None:
     assert _runtime(
-        live_release=make_release("2.0.0"), target_release=make_release("1.0.0"), live_runtime=3, replicas=3, warm=3
+        live_release=make.release("2.0.0"), target_release=make.release("1.0.0"), live_runtime=3, replicas=3, warm=3
     ) == {"replicas": 3, "reuse": 3, "spawn": 0, "drain": 3}
 
 
 def test_dynamic_partially_warm_spawns_the_missing() -> None:
     assert _runtime(
-        live_release=make_release("2.0.0"), target_release=make_release("1.0.0"), live_runtime=4, replicas=5, warm=2
+        live_release=make.release("2.0.0"), target_release=make.release("1.0.0"), live_runtime=4, replicas=5, warm=2
     ) == {"replicas": 5, "reuse": 2, "spawn": 3, "drain": 4}
 
 
 def test_dynamic_same_release_drains_nothing() -> None:
-    release = make_release("1.0.0")
+    release = make.release("1.0.0")
     assert _runtime(live_release=release, target_release=release, live_runtime=3, replicas=3, warm=3) == {
         "replicas": 3,
         "reuse": 3,
@@ -495,7 +447,7 @@ def test_dynamic_same_release_drains_nothing() -> None:
 
 
 def test_dynamic_same_release_scale_up() -> None:
-    release = make_release("1.0.0")
+    release = make.release("1.0.0")
     assert _runtime(live_release=release, target_release=release, live_runtime=2, replicas=5, warm=2) == {
         "replicas": 5,
         "reuse": 2,
@@ -506,12 +458,12 @@ def test_dynamic_same_release_scale_up() -> None:
 
 def test_dynamic_replicas_smaller_than_warm() -> None:
     assert _runtime(
-        live_release=make_release("2.0.0"), target_release=make_release("1.0.0"), live_runtime=2, replicas=2, warm=5
+        live_release=make.release("2.0.0"), target_release=make.release("1.0.0"), live_runtime=2, replicas=2, warm=5
     ) == {"replicas": 2, "reuse": 2, "spawn": 0, "drain": 2}
 
 
 def test_dynamic_zero_replicas() -> None:
-    assert _runtime(live_release=None, target_release=make_release("1.0.0"), live_runtime=0, replicas=0, warm=4) == {
+    assert _runtime(live_release=None, target_release=make.release("1.0.0"), live_runtime=0, replicas=0, warm=4) == {
         "replicas": 0,
         "reuse": 0,
         "spawn": 0,
@@ -521,7 +473,7 @@ def test_dynamic_zero_replicas() -> None:
 
 def test_dynamic_decommission_wants_zero_and_drains_live() -> None:
     assert _runtime(
-        live_release=make_release("1.0.0"),
+        live_release=make.release("1.0.0"),
         target_release=None,
         live_runtime=3,
         replicas=3,
@@ -532,8 +484,8 @@ def test_dynamic_decommission_wants_zero_and_drains_live() -> None:
 
 def test_dynamic_decommission_ignores_warm_instances() -> None:
     assert _runtime(
-        live_release=make_release("1.0.0"),
-        target_release=make_release("2.0.0"),
+        live_release=make.release("1.0.0"),
+        target_release=make.release("2.0.0"),
         live_runtime=1,
         replicas=3,
         warm=3,
@@ -542,7 +494,7 @@ def test_dynamic_decommission_ignores_warm_instances() -> None:
 
 
 def test_dynamic_target_without_release() -> None:
-    assert _runtime(live_release=make_release("1.0.0"), target_release=None, live_runtime=2, replicas=2, warm=0) == {
+    assert _runtime(live_release=make.release("1.0.0"), target_release=None, live_runtime=2, replicas=2, warm=0) == {
         "replicas": 2,
         "reuse": 0,
         "spawn": 2,
@@ -551,16 +503,16 @@ def test_dynamic_target_without_release() -> None:
 
 
 def test_static_has_no_runtime_instances() -> None:
-    live_release, target_release = make_release("1.0.0"), make_release("2.0.0")
-    live = make_deployment(id="d-live", status=Status.COMPLETED)
-    target = make_target(make_deployment(), target_release, Kind.STATIC, replicas=3, warm_instances=3)
+    live_release, target_release = make.release("1.0.0"), make.release("2.0.0")
+    live = make.deployment(id="d-live", status=Status.COMPLETED)
+    target = make_target(make.deployment(), target_release, Kind.STATIC, replicas=3, warm_instances=3)
     assert make_plan(make_live(live, live_release, 3), target)["runtime_instances"] is None
 
 
 def test_make_plan_does_not_change_its_inputs() -> None:
-    live = make_deployment(id="d-live", status=Status.COMPLETED, params={"a": {"b": 1}})
-    proposal = make_deployment(params={"a": {"b": 2}})
-    make_plan(make_live(live, make_release("1.0.0")), make_target(proposal, make_release("2.0.0")))
+    live = make.deployment(id="d-live", status=Status.COMPLETED, params={"a": {"b": 1}})
+    proposal = make.deployment(params={"a": {"b": 2}})
+    make_plan(make_live(live, make.release("1.0.0")), make_target(proposal, make.release("2.0.0")))
     assert live.params == {"a": {"b": 1}}
     assert proposal.params == {"a": {"b": 2}}
 
@@ -569,8 +521,8 @@ def test_make_plan_does_not_change_its_inputs() -> None:
 
 
 def _plan() -> JSON:
-    proposal = make_deployment(rollback_of_id="d-source")
-    return make_plan(make_live(), make_target(proposal, make_release("1.0.0")))
+    proposal = make.deployment(rollback_of_id="d-source")
+    return make_plan(make_live(), make_target(proposal, make.release("1.0.0")))
 
 
 def test_stale_warning_text() -> None:

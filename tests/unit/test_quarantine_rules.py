@@ -2,59 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timezone
-
 import pytest
 
 from server.domain.errors import FailedPrecondition
-from server.domain.models import Instance, Kind, Release, ReleaseState
+from server.domain.models import Instance, Release
 from server.domain.releases import NO_MATCHING_RELEASE, newest_matching, quarantines_lifted_by
-
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-
-
-def make_instance(**overrides: object) -> Instance:
-    base = Instance(
-        id="0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10",
-        organization_id="acme",
-        name="web",
-        project="shop",
-        environment="prod",
-        bundle="webapp",
-        kind=Kind.STATIC,
-        replicas=0,
-        labels={},
-        params={},
-        connections={},
-        version_constraint="",
-        release_channel="stable",
-        bundle_release_id=None,
-        version=None,
-        pinned=False,
-        active_deployment_id=None,
-        route_generation=0,
-        secret_names=(),
-        create_time=T0,
-        update_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
-
-
-def make_release(version: str, **overrides: object) -> Release:
-    base = Release(
-        id=f"rel-{version}",
-        organization_id="acme",
-        bundle="webapp",
-        version=version,
-        release_channel="stable",
-        artifact_uri=f"file:///artifacts/webapp-{version}.tar.gz",
-        state=ReleaseState.READY,
-        artifact_present=True,
-        schema_version=1,
-        create_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+from tests.unit import factories as make
 
 
 def _no_match(instance: Instance, candidates: list[Release]) -> FailedPrecondition:
@@ -68,55 +21,55 @@ def _no_match(instance: Instance, candidates: list[Release]) -> FailedPreconditi
 
 
 def test_instance_has_no_quarantine_by_default() -> None:
-    assert make_instance().quarantined_release_ids == ()
+    assert make.instance().quarantined_release_ids == ()
 
 
 def test_quarantined_newest_is_skipped_for_the_next_newest() -> None:
-    r1, r2, r3 = make_release("1.0.0"), make_release("1.1.0"), make_release("2.0.0")
-    instance = make_instance(quarantined_release_ids=("rel-2.0.0",))
+    r1, r2, r3 = make.release("1.0.0"), make.release("1.1.0"), make.release("2.0.0")
+    instance = make.instance(quarantined_release_ids=("rel-2.0.0",))
     assert newest_matching(instance, [r3, r1, r2]) is r2
 
 
 def test_without_quarantine_the_newest_wins() -> None:
-    r1, r2 = make_release("1.0.0"), make_release("2.0.0")
-    assert newest_matching(make_instance(), [r1, r2]) is r2
+    r1, r2 = make.release("1.0.0"), make.release("2.0.0")
+    assert newest_matching(make.instance(), [r1, r2]) is r2
 
 
 def test_several_quarantined_releases_are_all_skipped() -> None:
-    r1, r2, r3 = make_release("1.0.0"), make_release("1.1.0"), make_release("2.0.0")
-    instance = make_instance(quarantined_release_ids=("rel-2.0.0", "rel-1.1.0"))
+    r1, r2, r3 = make.release("1.0.0"), make.release("1.1.0"), make.release("2.0.0")
+    instance = make.instance(quarantined_release_ids=("rel-2.0.0", "rel-1.1.0"))
     assert newest_matching(instance, [r1, r2, r3]) is r1
 
 
 def test_quarantine_of_an_older_release_does_not_change_the_choice() -> None:
-    r1, r2 = make_release("1.0.0"), make_release("2.0.0")
-    instance = make_instance(quarantined_release_ids=("rel-1.0.0",))
+    r1, r2 = make.release("1.0.0"), make.release("2.0.0")
+    instance = make.instance(quarantined_release_ids=("rel-1.0.0",))
     assert newest_matching(instance, [r1, r2]) is r2
 
 
 def test_quarantine_of_an_unknown_release_id_is_harmless() -> None:
-    r1, r2 = make_release("1.0.0"), make_release("2.0.0")
-    instance = make_instance(quarantined_release_ids=("rel-elsewhere",))
+    r1, r2 = make.release("1.0.0"), make.release("2.0.0")
+    instance = make.instance(quarantined_release_ids=("rel-elsewhere",))
     assert newest_matching(instance, [r1, r2]) is r2
 
 
 def test_quarantine_is_by_release_id_not_version() -> None:
     # Same version string on another channel: a different release, not quarantined by this id.
-    stable = make_release("2.0.0", id="rel-stable-2")
-    beta = make_release("2.0.0", id="rel-beta-2", release_channel="beta")
-    instance = make_instance(release_channel="beta", quarantined_release_ids=("rel-stable-2",))
+    stable = make.release("2.0.0", id="rel-stable-2")
+    beta = make.release("2.0.0", id="rel-beta-2", release_channel="beta")
+    instance = make.instance(release_channel="beta", quarantined_release_ids=("rel-stable-2",))
     assert newest_matching(instance, [stable, beta]) is beta
 
 
 def test_quarantined_skipped_within_the_constraint() -> None:
-    r1, r2, r3 = make_release("1.4.0"), make_release("1.5.0"), make_release("2.0.0")
-    instance = make_instance(version_constraint="^1", quarantined_release_ids=("rel-1.5.0",))
+    r1, r2, r3 = make.release("1.4.0"), make.release("1.5.0"), make.release("2.0.0")
+    instance = make.instance(version_constraint="^1", quarantined_release_ids=("rel-1.5.0",))
     assert newest_matching(instance, [r1, r2, r3]) is r1
 
 
 def test_everything_matching_quarantined_is_no_matching_release() -> None:
-    r1, r2 = make_release("1.0.0"), make_release("2.0.0")
-    instance = make_instance(quarantined_release_ids=("rel-1.0.0", "rel-2.0.0"))
+    r1, r2 = make.release("1.0.0"), make.release("2.0.0")
+    instance = make.instance(quarantined_release_ids=("rel-1.0.0", "rel-2.0.0"))
     error = _no_match(instance, [r1, r2])
     assert error.message == (
         "no READY release of bundle 'webapp' on channel 'stable' satisfies '*' (quarantined releases are skipped)"
@@ -124,8 +77,8 @@ def test_everything_matching_quarantined_is_no_matching_release() -> None:
 
 
 def test_only_match_quarantined_message_mentions_quarantine() -> None:
-    instance = make_instance(version_constraint="^2", quarantined_release_ids=("rel-2.0.0",))
-    error = _no_match(instance, [make_release("1.0.0"), make_release("2.0.0")])
+    instance = make.instance(version_constraint="^2", quarantined_release_ids=("rel-2.0.0",))
+    error = _no_match(instance, [make.release("1.0.0"), make.release("2.0.0")])
     assert error.message == (
         "no READY release of bundle 'webapp' on channel 'stable' satisfies '^2' (quarantined releases are skipped)"
     )
@@ -133,15 +86,15 @@ def test_only_match_quarantined_message_mentions_quarantine() -> None:
 
 
 def test_no_quarantine_message_does_not_mention_it() -> None:
-    error = _no_match(make_instance(version_constraint="^2"), [make_release("1.0.0")])
+    error = _no_match(make.instance(version_constraint="^2"), [make.release("1.0.0")])
     assert error.message == "no READY release of bundle 'webapp' on channel 'stable' satisfies '^2'"
     assert "quarantine" not in error.message
 
 
 def test_quarantined_release_is_skipped_even_if_pinned_pointer_names_it() -> None:
     # Pinning is resolved by the caller; newest_matching only resolves the constraint.
-    r1, r2 = make_release("1.0.0"), make_release("2.0.0")
-    instance = make_instance(
+    r1, r2 = make.release("1.0.0"), make.release("2.0.0")
+    instance = make.instance(
         pinned=True, bundle_release_id="rel-2.0.0", version="2.0.0", quarantined_release_ids=("rel-2.0.0",)
     )
     assert newest_matching(instance, [r1, r2]) is r1

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import pytest
 
 from server.domain.errors import FailedPrecondition
-from server.domain.models import Action, Deployment, Instance, Kind, Release, ReleaseState, Status
+from server.domain.models import Action, Deployment, Instance, Release, ReleaseState, Status
 from server.domain.releases import ARTIFACT_GONE, RELEASE_BUNDLE_MISMATCH, RELEASE_NOT_READY
 from server.domain.rollback import SOURCE_NOT_COMPLETED, SOURCE_NOT_PROVISION, check_source, message, snapshot
 from server.domain.snapshot import Snapshot
+from tests.unit import factories as make
+from tests.unit.factories import CACHE_ID, DB_ID, INSTANCE_ID, T0
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-T1 = datetime(2025, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
-INSTANCE_ID = "0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10"
 SOURCE_ID = "5d0f7a3c-1b2e-4f6a-8c9d-0e1f2a3b4c5d"
-DB_ID = "6f1d1e8a-92a7-4c2b-b9a4-5b8f3c2d1e0f"
-CACHE_ID = "7a2e3f4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
 
 SOURCE_MD_METADATA = {
     "organization_id": "acme",
@@ -29,81 +25,25 @@ SOURCE_MD_METADATA = {
 }
 
 
-def make_instance(**overrides: object) -> Instance:
-    base = Instance(
-        id=INSTANCE_ID,
-        organization_id="acme",
-        name="web",
-        project="shop",
-        environment="prod",
-        bundle="webapp",
-        kind=Kind.STATIC,
-        replicas=0,
-        labels={"team": "checkout"},
-        # The instance's current config differs from the source's: a rollback must not use it.
-        params={"image_tag": "current", "workers": 16},
-        connections={"db": CACHE_ID},
-        version_constraint="^2",
-        release_channel="beta",
-        bundle_release_id="rel-current",
-        version="2.0.0",
-        pinned=False,
-        active_deployment_id="d-current",
-        route_generation=7,
-        secret_names=("api_key",),
-        create_time=T0,
-        update_time=T1,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
-
-
-def make_release(**overrides: object) -> Release:
-    base = Release(
-        id="rel-1",
-        organization_id="acme",
-        bundle="webapp",
-        version="1.4.2",
-        release_channel="stable",
-        artifact_uri="file:///artifacts/webapp-1.4.2.tar.gz",
-        state=ReleaseState.READY,
-        artifact_present=True,
-        schema_version=1,
-        create_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
-
-
 def make_source(**overrides: object) -> Deployment:
-    base = Deployment(
-        id=SOURCE_ID,
-        organization_id="acme",
-        instance_id=INSTANCE_ID,
-        action=Action.PROVISION,
-        status=Status.COMPLETED,
-        params={"image_tag": "abc", "workers": 4, "md_metadata": dict(SOURCE_MD_METADATA)},
-        md_metadata=dict(SOURCE_MD_METADATA),
-        connection_params={"db": DB_ID},
-        bundle_release_id="rel-1",
-        version="1.4.2",
-        release_channel="stable",
-        message="Deploy v1.4.2",
-        rollback_of_id=None,
-        rollback_of_version=None,
-        plan=None,
-        proposed_by="alice",
-        decided_by="bob",
-        decide_time=T0,
-        reject_reason="",
-        error="",
-        create_time=T0,
-        update_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    """The deployment rolled back to: a COMPLETED PROVISION of rel-1 (v1.4.2), under an old identity."""
+    fields: dict[str, object] = {
+        "id": SOURCE_ID,
+        "status": Status.COMPLETED,
+        "params": {"image_tag": "abc", "workers": 4, "md_metadata": dict(SOURCE_MD_METADATA)},
+        "md_metadata": dict(SOURCE_MD_METADATA),
+        "bundle_release_id": "rel-1",
+        "version": "1.4.2",
+        "message": "Deploy v1.4.2",
+        "decided_by": "bob",
+        "decide_time": T0,
+    }
+    return make.deployment(**(fields | overrides))
 
 
 def _refusal(source: Deployment, release: Release | None, instance: Instance | None = None) -> FailedPrecondition:
     with pytest.raises(FailedPrecondition) as exc_info:
-        check_source(source, release, instance or make_instance())
+        check_source(source, release, instance or make.instance())
     return exc_info.value
 
 
@@ -116,13 +56,13 @@ def test_reason_constants() -> None:
 
 
 def test_completed_provision_with_ready_release_returns_the_release() -> None:
-    release = make_release()
-    assert check_source(make_source(), release, make_instance()) is release
+    release = make.release()
+    assert check_source(make_source(), release, make.instance()) is release
 
 
 @pytest.mark.parametrize("action", [a for a in Action if a is not Action.PROVISION])
 def test_non_provision_action_refused(action: Action) -> None:
-    error = _refusal(make_source(action=action), make_release())
+    error = _refusal(make_source(action=action), make.release())
     assert error.reason == SOURCE_NOT_PROVISION
     assert error.message == (
         f"deployment {SOURCE_ID} is a {action.value}; only a PROVISION can be rolled back to"
@@ -134,12 +74,12 @@ def test_non_provision_actions_cover_decommission() -> None:
 
 
 def test_completed_decommission_refused_as_not_provision() -> None:
-    error = _refusal(make_source(action=Action.DECOMMISSION, status=Status.COMPLETED), make_release())
+    error = _refusal(make_source(action=Action.DECOMMISSION, status=Status.COMPLETED), make.release())
     assert error.reason == "SOURCE_NOT_PROVISION"
 
 
 def test_action_is_checked_before_status() -> None:
-    error = _refusal(make_source(action=Action.DECOMMISSION, status=Status.FAILED), make_release())
+    error = _refusal(make_source(action=Action.DECOMMISSION, status=Status.FAILED), make.release())
     assert error.reason == "SOURCE_NOT_PROVISION"
 
 
@@ -147,7 +87,7 @@ def test_action_is_checked_before_status() -> None:
     "status", [Status.PROPOSED, Status.PENDING, Status.RUNNING, Status.FAILED, Status.REJECTED]
 )
 def test_non_completed_status_refused(status: Status) -> None:
-    error = _refusal(make_source(status=status), make_release())
+    error = _refusal(make_source(status=status), make.release())
     assert error.reason == SOURCE_NOT_COMPLETED
     assert error.message == (
         f"deployment {SOURCE_ID} is {status.value}; only a COMPLETED deployment can be rolled back to"
@@ -165,7 +105,7 @@ def test_non_completed_statuses_are_all_the_others() -> None:
 
 
 def test_status_is_checked_before_the_release() -> None:
-    error = _refusal(make_source(status=Status.FAILED), make_release(state=ReleaseState.FAILED))
+    error = _refusal(make_source(status=Status.FAILED), make.release(state=ReleaseState.FAILED))
     assert error.reason == "SOURCE_NOT_COMPLETED"
     error = _refusal(make_source(status=Status.FAILED), None)
     assert error.reason == "SOURCE_NOT_COMPLETED"
@@ -179,44 +119,47 @@ def test_missing_release_refused() -> None:
 
 @pytest.mark.parametrize("artifact_present", [True, False])
 def test_failed_release_refused_not_ready(artifact_present: bool) -> None:
-    error = _refusal(make_source(), make_release(state=ReleaseState.FAILED, artifact_present=artifact_present))
+    release = make.release("1.4.2", id="rel-1", state=ReleaseState.FAILED, artifact_present=artifact_present)
+    error = _refusal(make_source(), release)
     assert error.reason == RELEASE_NOT_READY == "RELEASE_NOT_READY"
     assert error.message == "release rel-1 (v1.4.2) is FAILED"
 
 
 @pytest.mark.parametrize("state", [ReleaseState.READY, ReleaseState.ARCHIVED])
 def test_artifact_gone_refused(state: ReleaseState) -> None:
-    error = _refusal(make_source(), make_release(state=state, artifact_present=False))
+    error = _refusal(make_source(), make.release("1.4.2", id="rel-1", state=state, artifact_present=False))
     assert error.reason == ARTIFACT_GONE == "ARTIFACT_GONE"
     assert error.message == "the artifact of release rel-1 (v1.4.2) is gone from storage"
 
 
 def test_release_of_another_bundle_refused() -> None:
-    error = _refusal(make_source(), make_release(bundle="api"))
+    error = _refusal(make_source(), make.release("1.4.2", id="rel-1", bundle="api"))
     assert error.reason == RELEASE_BUNDLE_MISMATCH == "RELEASE_BUNDLE_MISMATCH"
     assert error.message == "release rel-1 belongs to bundle 'api', the instance runs 'webapp'"
 
 
 def test_bundle_is_compared_with_the_instance() -> None:
-    release = make_release(bundle="api")
-    assert check_source(make_source(), release, make_instance(bundle="api")) is release
+    release = make.release(bundle="api")
+    assert check_source(make_source(), release, make.instance(bundle="api")) is release
 
 
 def test_archived_release_with_artifact_returns_the_release() -> None:
-    release = make_release(state=ReleaseState.ARCHIVED, artifact_present=True)
-    assert check_source(make_source(), release, make_instance()) is release
+    release = make.release(state=ReleaseState.ARCHIVED, artifact_present=True)
+    assert check_source(make_source(), release, make.instance()) is release
 
 
 def test_instance_pointer_and_constraint_do_not_matter() -> None:
     # The source's release may be outside the instance's current constraint and channel.
-    release = make_release(version="0.1.0", release_channel="legacy")
-    instance = make_instance(version_constraint=">=5", release_channel="edge", pinned=True)
+    release = make.release("0.1.0", release_channel="legacy")
+    instance = make.instance(
+        bundle_release_id="rel-current", version="2.0.0", version_constraint=">=5", release_channel="edge", pinned=True
+    )
     assert check_source(make_source(version="0.1.0", release_channel="legacy"), release, instance) is release
 
 
 def test_quarantined_release_can_be_rolled_back_to() -> None:
-    release = make_release()
-    instance = make_instance(quarantined_release_ids=("rel-1",))
+    release = make.release("1.4.2", id="rel-1")
+    instance = make.instance(quarantined_release_ids=("rel-1",))
     assert check_source(make_source(), release, instance) is release
 
 
@@ -224,7 +167,15 @@ def test_quarantined_release_can_be_rolled_back_to() -> None:
 
 
 def test_snapshot_whole() -> None:
-    assert snapshot(make_source(), make_instance()) == Snapshot(
+    # The instance's current config differs from the source's: a rollback must not use it.
+    instance = make.instance(
+        params={"image_tag": "current", "workers": 16},
+        connections={"db": CACHE_ID},
+        bundle_release_id="rel-current",
+        version="2.0.0",
+        release_channel="beta",
+    )
+    assert snapshot(make_source(), instance) == Snapshot(
         params={"image_tag": "abc", "workers": 4},
         md_metadata={
             "organization_id": "acme",
@@ -251,7 +202,7 @@ def test_row_params_verbatim_minus_md_metadata() -> None:
         "nested": {"md_metadata": "kept", "deep": {"x": 1}},
         "md_metadata": {"project": "stale"},
     }
-    snap = snapshot(make_source(params=params), make_instance())
+    snap = snapshot(make_source(params=params), make.instance())
     assert snap.params == {
         "image_tag": "abc",
         "workers": 4,
@@ -266,17 +217,18 @@ def test_row_params_verbatim_minus_md_metadata() -> None:
 
 
 def test_row_params_not_the_instance_current_params() -> None:
-    snap = snapshot(make_source(params={"image_tag": "abc"}), make_instance(params={"image_tag": "current"}))
+    snap = snapshot(make_source(params={"image_tag": "abc"}), make.instance(params={"image_tag": "current"}))
     assert snap.params == {"image_tag": "abc"}
 
 
 def test_row_params_empty() -> None:
-    assert snapshot(make_source(params={}), make_instance()).params == {}
-    assert snapshot(make_source(params={"md_metadata": {"a": 1}}), make_instance()).params == {}
+    instance = make.instance(params={"image_tag": "current", "workers": 16})
+    assert snapshot(make_source(params={}), instance).params == {}
+    assert snapshot(make_source(params={"md_metadata": {"a": 1}}), instance).params == {}
 
 
 def test_row_md_metadata_regenerated_from_the_current_instance() -> None:
-    snap = snapshot(make_source(), make_instance())
+    snap = snapshot(make_source(), make.instance())
     assert snap.md_metadata == {
         "organization_id": "acme",
         "project": "shop",
@@ -288,7 +240,7 @@ def test_row_md_metadata_regenerated_from_the_current_instance() -> None:
 
 
 def test_row_md_metadata_after_rename_and_move() -> None:
-    moved = make_instance(name="storefront", project="retail", environment="staging")
+    moved = make.instance(name="storefront", project="retail", environment="staging")
     snap = snapshot(make_source(), moved)
     assert snap.md_metadata == {
         "organization_id": "acme",
@@ -300,7 +252,7 @@ def test_row_md_metadata_after_rename_and_move() -> None:
 
 
 def test_row_md_metadata_uses_the_instance_org_and_id() -> None:
-    other = make_instance(id=CACHE_ID, organization_id="globex")
+    other = make.instance(id=CACHE_ID, organization_id="globex")
     snap = snapshot(make_source(), other)
     assert snap.md_metadata["organization_id"] == "globex"
     assert snap.md_metadata["instance_id"] == CACHE_ID
@@ -311,7 +263,7 @@ def test_row_md_metadata_ignores_the_source_md_metadata_column_and_params() -> N
         params={"md_metadata": {"project": "p-from-params"}},
         md_metadata={"project": "p-from-column", "extra": "x"},
     )
-    snap = snapshot(source, make_instance())
+    snap = snapshot(source, make.instance())
     assert snap.md_metadata == {
         "organization_id": "acme",
         "project": "shop",
@@ -323,7 +275,7 @@ def test_row_md_metadata_ignores_the_source_md_metadata_column_and_params() -> N
 
 def test_row_connection_params_verbatim_and_a_copy() -> None:
     source = make_source(connection_params={"db": DB_ID, "cache": CACHE_ID})
-    snap = snapshot(source, make_instance(connections={"db": "something-else"}))
+    snap = snapshot(source, make.instance(connections={"db": "something-else"}))
     assert snap.connection_params == {"db": DB_ID, "cache": CACHE_ID}
     assert snap.connection_params is not source.connection_params
     snap.connection_params["db"] = "changed"
@@ -331,30 +283,31 @@ def test_row_connection_params_verbatim_and_a_copy() -> None:
 
 
 def test_row_connection_params_empty() -> None:
-    assert snapshot(make_source(connection_params={}), make_instance()).connection_params == {}
+    instance = make.instance(connections={"db": CACHE_ID})
+    assert snapshot(make_source(connection_params={}), instance).connection_params == {}
 
 
 def test_row_version_verbatim() -> None:
-    snap = snapshot(make_source(version="1.4.2-rc.1+build.7"), make_instance(version="9.9.9"))
+    snap = snapshot(make_source(version="1.4.2-rc.1+build.7"), make.instance(version="9.9.9"))
     assert snap.version == "1.4.2-rc.1+build.7"
 
 
 def test_row_bundle_release_id_verbatim() -> None:
-    snap = snapshot(make_source(bundle_release_id="rel-source"), make_instance(bundle_release_id="rel-current"))
+    snap = snapshot(make_source(bundle_release_id="rel-source"), make.instance(bundle_release_id="rel-current"))
     assert snap.bundle_release_id == "rel-source"
 
 
 def test_row_release_channel_verbatim() -> None:
-    snap = snapshot(make_source(release_channel="stable"), make_instance(release_channel="beta"))
+    snap = snapshot(make_source(release_channel="stable"), make.instance(release_channel="beta"))
     assert snap.release_channel == "stable"
 
 
 def test_row_release_channel_empty_verbatim() -> None:
-    assert snapshot(make_source(release_channel=""), make_instance()).release_channel == ""
+    assert snapshot(make_source(release_channel=""), make.instance()).release_channel == ""
 
 
 def test_row_secrets_not_part_of_the_snapshot() -> None:
-    snap = snapshot(make_source(), make_instance(secret_names=("api_key", "db_password")))
+    snap = snapshot(make_source(), make.instance(secret_names=("api_key", "db_password")))
     assert set(vars(snap)) == {
         "params",
         "md_metadata",
@@ -369,7 +322,7 @@ def test_row_secrets_not_part_of_the_snapshot() -> None:
 def test_snapshot_does_not_change_the_source() -> None:
     source = make_source()
     before = replace(source, params=dict(source.params), connection_params=dict(source.connection_params))
-    snapshot(source, make_instance())
+    snapshot(source, make.instance())
     assert source == before
 
 

@@ -2,58 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timezone
-
-from server.domain.models import Instance, Kind, Release, ReleaseState
 from server.domain.snapshot import MD_METADATA, Snapshot, from_instance, md_metadata, user_params
-
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-INSTANCE_ID = "0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10"
-DB_ID = "6f1d1e8a-92a7-4c2b-b9a4-5b8f3c2d1e0f"
-
-
-def make_instance(**overrides: object) -> Instance:
-    base = Instance(
-        id=INSTANCE_ID,
-        organization_id="acme",
-        name="web",
-        project="shop",
-        environment="prod",
-        bundle="webapp",
-        kind=Kind.DYNAMIC,
-        replicas=2,
-        labels={"team": "checkout"},
-        params={"image_tag": "abc", "workers": 4, "md_metadata": {"project": "stale"}},
-        connections={"db": DB_ID},
-        version_constraint="^1",
-        release_channel="stable",
-        bundle_release_id="rel-old",
-        version="1.0.0",
-        pinned=False,
-        active_deployment_id=None,
-        route_generation=3,
-        secret_names=("api_key",),
-        create_time=T0,
-        update_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
-
-
-def make_release(**overrides: object) -> Release:
-    base = Release(
-        id="rel-42",
-        organization_id="acme",
-        bundle="webapp",
-        version="1.4.2-rc.1",
-        release_channel="beta",
-        artifact_uri="file:///artifacts/webapp-1.4.2.tar.gz",
-        state=ReleaseState.READY,
-        artifact_present=True,
-        schema_version=1,
-        create_time=T0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+from tests.unit import factories as make
+from tests.unit.factories import DB_ID, INSTANCE_ID
 
 
 def test_md_metadata_key() -> None:
@@ -61,7 +12,8 @@ def test_md_metadata_key() -> None:
 
 
 def test_md_metadata_is_the_current_identity() -> None:
-    assert md_metadata(make_instance()) == {
+    instance = make.instance(params={"md_metadata": {"project": "stale"}})
+    assert md_metadata(instance) == {
         "organization_id": "acme",
         "project": "shop",
         "environment": "prod",
@@ -71,7 +23,7 @@ def test_md_metadata_is_the_current_identity() -> None:
 
 
 def test_md_metadata_follows_rename_and_move() -> None:
-    moved = make_instance(name="storefront", project="retail", environment="staging")
+    moved = make.instance(name="storefront", project="retail", environment="staging")
     assert md_metadata(moved) == {
         "organization_id": "acme",
         "project": "retail",
@@ -82,7 +34,7 @@ def test_md_metadata_follows_rename_and_move() -> None:
 
 
 def test_md_metadata_ignores_md_metadata_in_params() -> None:
-    instance = make_instance(params={"md_metadata": {"project": "stale", "environment": "old"}})
+    instance = make.instance(params={"md_metadata": {"project": "stale", "environment": "old"}})
     assert md_metadata(instance)["project"] == "shop"
     assert md_metadata(instance)["environment"] == "prod"
 
@@ -126,8 +78,11 @@ def test_user_params_empty() -> None:
 
 
 def test_from_instance() -> None:
-    instance = make_instance()
-    assert from_instance(instance, make_release()) == Snapshot(
+    instance = make.instance(
+        params={"image_tag": "abc", "workers": 4, "md_metadata": {"project": "stale"}}, connections={"db": DB_ID}
+    )
+    release = make.release("1.4.2-rc.1", id="rel-42", release_channel="beta")
+    assert from_instance(instance, release) == Snapshot(
         params={"image_tag": "abc", "workers": 4},
         md_metadata={
             "organization_id": "acme",
@@ -144,14 +99,14 @@ def test_from_instance() -> None:
 
 
 def test_from_instance_takes_release_fields_from_the_release_not_the_pointer() -> None:
-    instance = make_instance(bundle_release_id="rel-old", version="1.0.0", release_channel="stable")
-    snap = from_instance(instance, make_release(id="rel-new", version="2.0.0", release_channel="edge"))
+    instance = make.instance(bundle_release_id="rel-old", version="1.0.0", release_channel="stable")
+    snap = from_instance(instance, make.release("2.0.0", id="rel-new", release_channel="edge"))
     assert (snap.bundle_release_id, snap.version, snap.release_channel) == ("rel-new", "2.0.0", "edge")
 
 
 def test_from_instance_copies_connections() -> None:
-    instance = make_instance(connections={"db": DB_ID, "cache": INSTANCE_ID})
-    snap = from_instance(instance, make_release())
+    instance = make.instance(connections={"db": DB_ID, "cache": INSTANCE_ID})
+    snap = from_instance(instance, make.release())
     assert snap.connection_params == {"db": DB_ID, "cache": INSTANCE_ID}
     assert snap.connection_params is not instance.connections
     snap.connection_params["db"] = "changed"
@@ -159,7 +114,8 @@ def test_from_instance_copies_connections() -> None:
 
 
 def test_from_instance_does_not_carry_labels_or_secrets() -> None:
-    snap = from_instance(make_instance(), make_release())
+    instance = make.instance(params={"image_tag": "abc"}, labels={"team": "checkout"}, secret_names=("api_key",))
+    snap = from_instance(instance, make.release())
     assert "api_key" not in snap.params
     assert "team" not in snap.params
     assert set(vars(snap)) == {
