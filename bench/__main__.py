@@ -8,6 +8,7 @@ import json
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -73,6 +74,32 @@ async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, f
     return results, extra
 
 
+def authorization_cost(repeat: int) -> dict[str, float]:
+    """Microseconds per decision: Cedar itself, and the remembered decision the guard uses on repeats."""
+    from datetime import UTC, datetime
+
+    from server import authz
+    from server.domain.models import Principal, PrincipalKind
+
+    policies = authz.compile_policies([(Path(__file__).resolve().parents[1] / "policies" / "sre.cedar").read_text()])
+    principal = Principal("p", "bench", "oncall", PrincipalKind.USER, ("sre",), False, datetime.now(UTC))
+    resource = authz.instance("i-1", "shop", "production", {"team": "a"}, "web")
+    decider = authz.Decider(policies)
+    out: dict[str, float] = {}
+    deciders: tuple[tuple[str, Callable[[], bool]], ...] = (
+        ("cedar_us", lambda: authz.is_allowed(policies, principal, "instance:deploy", resource)),
+        ("remembered_us", lambda: decider.allows(principal, "instance:deploy", resource)),
+    )
+    for name, decide in deciders:
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            decide()
+            samples.append(time.perf_counter() - started)
+        out[name] = sorted(samples)[len(samples) // 2] * 1e6
+    return out
+
+
 def _single(name: str, seconds: list[float]) -> Result:
     from bench.stats import summarize
 
@@ -95,7 +122,13 @@ def main() -> None:
         finally:
             harness.stop()
     print(table(results))
+    extra.update(authorization_cost(200 if args.smoke else 5000))
+    rollback = next(r for r in results if r.name.startswith("(a)") and r.clients == 1)
     print(f"\nserver memory per 1,000 open WatchDeployment streams: {extra['server_kib_per_1000_streams'] / 1024:.1f} MiB")
+    print(
+        f"authorization decision (p50): Cedar {extra['cedar_us']:.0f} µs, remembered {extra['remembered_us']:.1f} µs"
+        f" — {extra['cedar_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment at its p50 even uncached"
+    )
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},

@@ -123,6 +123,12 @@ deployments = sa.Table(
     ),
     sa.Index("ix_deployments_pending", "instance_id", "approve_order", postgresql_where=sa.text("status = 'PENDING'")),
     sa.Index("ix_deployments_running_lease", "lease_expires_at", postgresql_where=sa.text("status = 'RUNNING'")),
+    # The switch marks planned proposals of the instance stale (server/app/runs.py).
+    sa.Index(
+        "ix_deployments_planned_proposals",
+        "instance_id",
+        postgresql_where=sa.text("status = 'PROPOSED' AND plan IS NOT NULL"),
+    ),
 )
 
 approve_order = sa.Sequence("deployment_approve_order", metadata=metadata)
