@@ -233,29 +233,27 @@ async def record_approval(conn: AsyncConnection, deployment_id: str, principal: 
 _INSTANCE_ATTRS = (instances.c.id, instances.c.project, instances.c.environment, instances.c.labels, instances.c.bundle)
 
 
+# Built once: every call is authorized, so these run on every RPC.
+_INSTANCE_FOR = sa.select(*_INSTANCE_ATTRS).where(
+    instances.c.organization_id == sa.bindparam("org"), instances.c.id == sa.bindparam("id")
+)
+_INSTANCE_OF_DEPLOYMENT = (
+    sa.select(*_INSTANCE_ATTRS)
+    .select_from(deployments.join(instances, instances.c.id == deployments.c.instance_id))
+    .where(deployments.c.organization_id == sa.bindparam("org"), deployments.c.id == sa.bindparam("id"))
+)
+_RELEASE_FOR = sa.select(releases.c.id, releases.c.bundle, releases.c.release_channel).where(
+    releases.c.organization_id == sa.bindparam("org"), releases.c.id == sa.bindparam("id")
+)
+
+
 async def instance_for(conn: AsyncConnection, organization_id: str, instance_id: str) -> Any | None:
-    return (
-        await conn.execute(
-            sa.select(*_INSTANCE_ATTRS).where(instances.c.organization_id == organization_id, instances.c.id == instance_id)
-        )
-    ).first()
+    return (await conn.execute(_INSTANCE_FOR, {"org": organization_id, "id": instance_id})).first()
 
 
 async def instance_of_deployment(conn: AsyncConnection, organization_id: str, deployment_id: str) -> Any | None:
-    return (
-        await conn.execute(
-            sa.select(*_INSTANCE_ATTRS)
-            .select_from(deployments.join(instances, instances.c.id == deployments.c.instance_id))
-            .where(deployments.c.organization_id == organization_id, deployments.c.id == deployment_id)
-        )
-    ).first()
+    return (await conn.execute(_INSTANCE_OF_DEPLOYMENT, {"org": organization_id, "id": deployment_id})).first()
 
 
 async def release_for(conn: AsyncConnection, organization_id: str, release_id: str) -> Any | None:
-    return (
-        await conn.execute(
-            sa.select(releases.c.id, releases.c.bundle, releases.c.release_channel).where(
-                releases.c.organization_id == organization_id, releases.c.id == release_id
-            )
-        )
-    ).first()
+    return (await conn.execute(_RELEASE_FOR, {"org": organization_id, "id": release_id})).first()

@@ -17,11 +17,12 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> sa.RowMapping
     return row._mapping  # type: ignore[no-any-return]
 
 
+_GET = sa.select(releases).where(releases.c.id == sa.bindparam("id"), releases.c.organization_id == sa.bindparam("org"))
+_GET_LOCKED = _GET.with_for_update()
+
+
 async def get(conn: AsyncConnection, organization_id: str, release_id: str, lock: bool = False) -> sa.RowMapping | None:
-    query = sa.select(releases).where(releases.c.id == release_id, releases.c.organization_id == organization_id)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": release_id, "org": organization_id})).first()
     return row._mapping if row else None
 
 
