@@ -28,6 +28,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check server workers bench tests tools migrations
 	$(PY) -m mypy
 
 ## Regenerate the committed Python code from protos/.

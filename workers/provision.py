@@ -17,11 +17,9 @@ from typing import Any, cast
 
 from server.app import routes, runs, runtime
 from server.app.context import Services
-from server.app.releases import to_release
 from server.config import Settings
-from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
+from server.domain.models import Action, Deployment, Instance, Kind
 from server.store import instances as instance_store
-from server.store import releases as release_store
 from workers.driver import Driver, DriverError
 
 log = logging.getLogger(__name__)

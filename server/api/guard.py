@@ -47,9 +47,9 @@ class Guard:
             parsed = validate(request)
             return await self._authorize(conn, PERMISSIONS[method], who, request), parsed
 
-    async def _authorize(self, conn: Any, rule: Rule, who: identity.Authenticated, request: Message) -> Caller:
+    async def _authorize(self, conn: Any, rule: Rule, who: identity.Authenticated, request: Any) -> Caller:
         """Runs after the request was validated: tenant, resource, policy."""
-        organization_id: str = getattr(request, "organization_id")
+        organization_id: str = request.organization_id
         self._check_shape(request, rule, organization_id)
         if who.principal.organization_id != organization_id:
             raise NotFound(f"organization {organization_id} not found")
@@ -96,16 +96,16 @@ class Guard:
             v.uuid(rule.field, getattr(request, rule.field))
         v.check()
 
-    async def _resource(self, conn: Any, rule: Rule, request: Message, organization_id: str) -> authz.Resource | None:
+    async def _resource(self, conn: Any, rule: Rule, request: Any, organization_id: str) -> authz.Resource | None:
         if rule.scope is Scope.EACH_INSTANCE:
             return None  # the handler filters what it lists
         if rule.scope is Scope.ORGANIZATION:
             return authz.organization(organization_id)
         if rule.scope is Scope.NEW_INSTANCE:
-            spec = getattr(request, "instance")
+            spec = request.instance
             return authz.instance("new", spec.project, spec.environment, dict(spec.labels), spec.bundle)
         if rule.scope is Scope.NEW_RELEASE:
-            spec = getattr(request, "release")
+            spec = request.release
             return authz.release("new", spec.bundle, spec.release_channel or "stable")
         resource_id = getattr(request, rule.field)
         if rule.scope is Scope.RELEASE:

@@ -108,7 +108,7 @@ class EventHub:
             try:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._dispatch)
                 # Anything committed while we were not listening is in the table.
                 self._resync_all()

@@ -212,7 +212,7 @@ def test_every_rpc_is_in_the_matrix_and_the_permission_table(channel: grpc.Chann
 @pytest.mark.parametrize("method", sorted(ALL))
 def test_matrix(stub: Stub, org: str, cast: dict[str, Stub], method: str) -> None:
     x = context(stub, org)
-    got = {case: code_of(lambda: ALL[method](caller, org, x)) for case, caller in cast.items()}
+    got = {case: code_of(lambda c=caller: ALL[method](c, org, x)) for case, caller in cast.items()}
     expected = dict(EXPECTED)
     if method == "ListInstances":
         expected["lacks the action"] = expected["allowed only in staging"] = OK

@@ -13,10 +13,9 @@ import pytest
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.store.db import asyncpg_dsn
 from tests.integration.helpers import Stub, create_instance, deploy, failure, propose, publish
-from tests.auth import as_principal, bearer
+from tests.auth import as_principal
 from tests.stack import Stack
 
 

@@ -12,7 +12,6 @@ from tests.integration.helpers import (
     approve,
     create_instance,
     deploy,
-    events,
     failure,
     plan,
     propose,

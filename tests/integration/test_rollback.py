@@ -132,7 +132,7 @@ def test_pending_and_running_sources_are_refused(stub: Stub, org: str) -> None:
     assert (get(stub, org, running.id).status, get(stub, org, pending.id).status) == (S.STATUS_RUNNING, S.STATUS_PENDING)
 
     for source in (running, pending):
-        f = failure(lambda: rollback(stub, org, source.id))
+        f = failure(lambda s=source: rollback(stub, org, s.id))
         assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SOURCE_NOT_COMPLETED")
 
 

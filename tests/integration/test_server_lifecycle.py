@@ -10,10 +10,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rollout.v1 import rollout_service_pb2 as api
-from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.embedded import EmbeddedValkey, free_port
 from tests.integration.helpers import create_instance, failure, propose, publish
-from tests.auth import as_principal, bearer
+from tests.auth import as_principal
 from tests.stack import Stack
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

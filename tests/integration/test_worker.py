@@ -8,7 +8,6 @@ import grpc
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from tests.integration.helpers import (
     Stub,
     approve,
@@ -21,7 +20,7 @@ from tests.integration.helpers import (
     set_params,
     wait_done,
 )
-from tests.auth import as_principal, bearer
+from tests.auth import as_principal
 from tests.stack import Stack
 
 S = pb.Deployment

@@ -134,7 +134,7 @@ ORDERED = [
 ]
 
 
-@pytest.mark.parametrize(("lower", "higher"), list(zip(ORDERED, ORDERED[1:])))
+@pytest.mark.parametrize(("lower", "higher"), list(zip(ORDERED, ORDERED[1:], strict=False)))
 def test_precedence_adjacent(lower: str, higher: str) -> None:
     a, b = v(lower), v(higher)
     assert a < b
