@@ -131,3 +131,20 @@ def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(s
         assert "lease expired" in lost.error
         assert wait_done(stub, org, queued.id, timeout=30).status == S.STATUS_COMPLETED
         assert _instance(stub, org, instance.id).active_deployment_id == queued.id
+
+
+def test_an_approved_deployment_whose_job_never_reaches_a_worker_is_run_by_the_sweeper(
+    stack: Stack, org: str, org_token: str
+) -> None:
+    # The server enqueues on a queue no worker reads, as if the enqueue after commit had been lost;
+    # the worker's sweeper finds the stalled PENDING deployment in PostgreSQL and runs it.
+    _, address = stack.start_server(ROLLOUT_QUEUE_NAME=f"rollout:nobody-listens:{org}")
+    stack.start_worker(ROLLOUT_QUEUE_NAME=f"rollout:sweeper:{org}")
+    with grpc.insecure_channel(address) as channel:
+        stub = as_principal(channel, org_token)
+        instance = create_instance(stub, org)
+        publish(stub, org, "1.0.0")
+        proposal = propose(stub, org, instance.id)
+        assert approve(stub, org, proposal.id).status == S.STATUS_PENDING
+
+        assert wait_done(stub, org, proposal.id, timeout=30).status == S.STATUS_COMPLETED
