@@ -14,14 +14,15 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.api import convert, requests
 from server.api.calls import Context, mutate, stream, unary
+from server.api.admin import AdminRpcs
 from server.api.guard import Guard, may_read
-from server.app import audit, deployments, identity, instances, releases, runtime, watch
+from server.app import audit, deployments, instances, releases, runtime, watch
 from server.app.context import Caller, Services
 from server.app.event_hub import EventHub
 from server.domain.audit import AuditEntry
 
 
-class RolloutServicer(api_grpc.RolloutServiceServicer):
+class RolloutServicer(AdminRpcs, api_grpc.RolloutServiceServicer):
     def __init__(self, services: Services, hub: EventHub) -> None:
         self.svc = services
         self.hub = hub
@@ -30,19 +31,30 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
     # Instances
 
     @unary(requests.create_instance)
-    async def CreateInstance(self, request: api.CreateInstanceRequest, context: Context, who: Caller, fields: Any) -> pb.Instance:
+    async def CreateInstance(
+        self, request: api.CreateInstanceRequest, context: Context, who: Caller, fields: Any
+    ) -> pb.Instance:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("instance.create", "instances"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("instance.create", "instances"),
             lambda conn, who: instances.create(conn, self.svc, who, fields),
-            convert.instance, pb.Instance,
+            convert.instance,
+            pb.Instance,
         )
 
     @unary(requests.named)
-    async def GetInstance(self, request: api.GetInstanceRequest, context: Context, who: Caller, _: object) -> pb.Instance:
+    async def GetInstance(
+        self, request: api.GetInstanceRequest, context: Context, who: Caller, _: object
+    ) -> pb.Instance:
         return convert.instance(await instances.get(self.svc, who, request.id))
 
     @unary(requests.listing)
-    async def ListInstances(self, request: api.ListInstancesRequest, context: Context, who: Caller, _: object) -> api.ListInstancesResponse:
+    async def ListInstances(
+        self, request: api.ListInstancesRequest, context: Context, who: Caller, _: object
+    ) -> api.ListInstancesResponse:
         rows, token = await instances.list_page(
             self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
         )
@@ -51,31 +63,52 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
         return api.ListInstancesResponse(instances=[convert.instance(i) for i in visible], next_page_token=token)
 
     @unary(requests.update_instance)
-    async def UpdateInstance(self, request: api.UpdateInstanceRequest, context: Context, who: Caller, changes: Any) -> pb.Instance:
+    async def UpdateInstance(
+        self, request: api.UpdateInstanceRequest, context: Context, who: Caller, changes: Any
+    ) -> pb.Instance:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("instance.update", f"instances/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("instance.update", f"instances/{request.id}"),
             lambda conn, who: instances.update(conn, self.svc, who, request.id, changes),
-            convert.instance, pb.Instance,
+            convert.instance,
+            pb.Instance,
         )
 
     @unary(requests.set_secrets)
-    async def SetInstanceSecrets(self, request: api.SetInstanceSecretsRequest, context: Context, who: Caller, parsed: Any) -> pb.Instance:
+    async def SetInstanceSecrets(
+        self, request: api.SetInstanceSecretsRequest, context: Context, who: Caller, parsed: Any
+    ) -> pb.Instance:
         secrets, remove = parsed
         return await mutate(
-            self.svc, request, context, who, AuditEntry("instance.set_secrets", f"instances/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("instance.set_secrets", f"instances/{request.id}"),
             lambda conn, who: instances.set_secrets(conn, self.svc, who, request.id, secrets, remove),
-            convert.instance, pb.Instance,
+            convert.instance,
+            pb.Instance,
         )
 
     # Releases
 
     @unary(requests.publish_release)
-    async def PublishRelease(self, request: api.PublishReleaseRequest, context: Context, who: Caller, parsed: Any) -> pb.Release:
+    async def PublishRelease(
+        self, request: api.PublishReleaseRequest, context: Context, who: Caller, parsed: Any
+    ) -> pb.Release:
         fields, content = parsed
         return await mutate(
-            self.svc, request, context, who, AuditEntry("release.publish", "releases"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("release.publish", "releases"),
             lambda conn, who: releases.publish(conn, self.svc, who, fields, content),
-            convert.release, pb.Release,
+            convert.release,
+            pb.Release,
         )
 
     @unary(requests.named)
@@ -83,82 +116,142 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
         return convert.release(await releases.get(self.svc, who, request.id))
 
     @unary(requests.listing)
-    async def ListReleases(self, request: api.ListReleasesRequest, context: Context, who: Caller, _: object) -> api.ListReleasesResponse:
+    async def ListReleases(
+        self, request: api.ListReleasesRequest, context: Context, who: Caller, _: object
+    ) -> api.ListReleasesResponse:
         rows, token = await releases.list_page(
             self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
         )
         return api.ListReleasesResponse(releases=[convert.release(r) for r in rows], next_page_token=token)
 
     @unary(requests.named)
-    async def ArchiveRelease(self, request: api.ArchiveReleaseRequest, context: Context, who: Caller, _: object) -> pb.Release:
+    async def ArchiveRelease(
+        self, request: api.ArchiveReleaseRequest, context: Context, who: Caller, _: object
+    ) -> pb.Release:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("release.archive", f"releases/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("release.archive", f"releases/{request.id}"),
             lambda conn, who: releases.archive(conn, self.svc, who, request.id),
-            convert.release, pb.Release,
+            convert.release,
+            pb.Release,
         )
 
     @unary(requests.named)
-    async def DeleteReleaseArtifact(self, request: api.DeleteReleaseArtifactRequest, context: Context, who: Caller, _: object) -> pb.Release:
+    async def DeleteReleaseArtifact(
+        self, request: api.DeleteReleaseArtifactRequest, context: Context, who: Caller, _: object
+    ) -> pb.Release:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("release.delete_artifact", f"releases/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("release.delete_artifact", f"releases/{request.id}"),
             lambda conn, who: releases.delete_artifact(conn, self.svc, who, request.id),
-            convert.release, pb.Release,
+            convert.release,
+            pb.Release,
         )
 
     # Deployments
 
     @unary(requests.propose)
-    async def ProposeDeployment(self, request: api.ProposeDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def ProposeDeployment(
+        self, request: api.ProposeDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.propose", f"instances/{request.instance_id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.propose", f"instances/{request.instance_id}"),
             lambda conn, who: deployments.propose(
                 conn, self.svc, who, request.instance_id, request.bundle_release_id, request.message
             ),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(lambda r: requests.with_text(r, "message"))
-    async def DecommissionInstance(self, request: api.DecommissionInstanceRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def DecommissionInstance(
+        self, request: api.DecommissionInstanceRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.decommission", f"instances/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.decommission", f"instances/{request.id}"),
             lambda conn, who: deployments.decommission(conn, self.svc, who, request.id, request.message),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(requests.named)
-    async def RollbackDeployment(self, request: api.RollbackDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def RollbackDeployment(
+        self, request: api.RollbackDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.rollback", f"deployments/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.rollback", f"deployments/{request.id}"),
             lambda conn, who: deployments.rollback(conn, self.svc, who, request.id),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(requests.named)
-    async def PlanDeployment(self, request: api.PlanDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def PlanDeployment(
+        self, request: api.PlanDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.plan", f"deployments/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.plan", f"deployments/{request.id}"),
             lambda conn, who: deployments.request_plan(conn, self.svc, who, request.id),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(requests.named)
-    async def ApproveDeployment(self, request: api.ApproveDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def ApproveDeployment(
+        self, request: api.ApproveDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.approve", f"deployments/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.approve", f"deployments/{request.id}"),
             lambda conn, who: deployments.approve(conn, self.svc, who, request.id),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(lambda r: requests.with_text(r, "reason"))
-    async def RejectDeployment(self, request: api.RejectDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def RejectDeployment(
+        self, request: api.RejectDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return await mutate(
-            self.svc, request, context, who, AuditEntry("deployment.reject", f"deployments/{request.id}"),
+            self.svc,
+            request,
+            context,
+            who,
+            AuditEntry("deployment.reject", f"deployments/{request.id}"),
             lambda conn, who: deployments.reject(conn, self.svc, who, request.id, request.reason),
-            convert.deployment, pb.Deployment,
+            convert.deployment,
+            pb.Deployment,
         )
 
     @unary(requests.named)
-    async def GetDeployment(self, request: api.GetDeploymentRequest, context: Context, who: Caller, _: object) -> pb.Deployment:
+    async def GetDeployment(
+        self, request: api.GetDeploymentRequest, context: Context, who: Caller, _: object
+    ) -> pb.Deployment:
         return convert.deployment(await deployments.get(self.svc, who, request.id))
 
     @unary(lambda r: requests.listing(r, parent="instance_id"))
@@ -166,8 +259,13 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
         self, request: api.ListDeploymentsRequest, context: Context, who: Caller, _: object
     ) -> api.ListDeploymentsResponse:
         rows, token = await deployments.list_page(
-            self.svc, who, request.instance_id,
-            request.filter, request.order_by, request.page_size, request.page_token,
+            self.svc,
+            who,
+            request.instance_id,
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
         )
         return api.ListDeploymentsResponse(deployments=[convert.deployment(d) for d in rows], next_page_token=token)
 
@@ -176,8 +274,13 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
         self, request: api.ListRuntimeInstancesRequest, context: Context, who: Caller, _: object
     ) -> api.ListRuntimeInstancesResponse:
         rows, token = await runtime.list_page(
-            self.svc, who, request.instance_id,
-            request.filter, request.order_by, request.page_size, request.page_token,
+            self.svc,
+            who,
+            request.instance_id,
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
         )
         return api.ListRuntimeInstancesResponse(
             runtime_instances=[convert.runtime_instance(r) for r in rows], next_page_token=token
@@ -186,14 +289,18 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
     # Audit
 
     @unary(requests.listing)
-    async def ListAuditEvents(self, request: api.ListAuditEventsRequest, context: Context, who: Caller, _: object) -> api.ListAuditEventsResponse:
+    async def ListAuditEvents(
+        self, request: api.ListAuditEventsRequest, context: Context, who: Caller, _: object
+    ) -> api.ListAuditEventsResponse:
         rows, token = await audit.list_page(
             self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
         )
         return api.ListAuditEventsResponse(audit_events=[convert.audit_event(r) for r in rows], next_page_token=token)
 
     @unary(requests.organization_only)
-    async def VerifyAuditChain(self, request: api.VerifyAuditChainRequest, context: Context, who: Caller, _: object) -> api.VerifyAuditChainResponse:
+    async def VerifyAuditChain(
+        self, request: api.VerifyAuditChainRequest, context: Context, who: Caller, _: object
+    ) -> api.VerifyAuditChainResponse:
         check = await audit.verify_chain(self.svc, who)
         return api.VerifyAuditChainResponse(
             intact=check.first_broken_id is None,
@@ -201,85 +308,6 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
             first_broken_id=check.first_broken_id or "",
             detail=check.detail,
         )
-
-    # Organization administration
-
-    @unary(requests.create_principal)
-    async def CreatePrincipal(self, request: api.CreatePrincipalRequest, context: Context, who: Caller, parsed: Any) -> pb.Principal:
-        name, kind, groups = parsed
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("principal.create", "principals"),
-            lambda conn, who: identity.create_principal(conn, self.svc, who, name, kind, groups),
-            convert.principal, pb.Principal,
-        )
-
-    @unary(requests.paging)
-    async def ListPrincipals(
-        self, request: api.ListPrincipalsRequest, context: Context, who: Caller, _: object
-    ) -> api.ListPrincipalsResponse:
-        rows, token = await identity.list_principals(self.svc, who, request.page_size, request.page_token)
-        return api.ListPrincipalsResponse(principals=[convert.principal(p) for p in rows], next_page_token=token)
-
-    @unary(requests.update_principal)
-    async def UpdatePrincipal(self, request: api.UpdatePrincipalRequest, context: Context, who: Caller, changes: Any) -> pb.Principal:
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("principal.update", f"principals/{request.id}"),
-            lambda conn, who: identity.update_principal(conn, self.svc, who, request.id, changes),
-            convert.principal, pb.Principal,
-        )
-
-    @unary(requests.create_token)
-    async def CreateToken(self, request: api.CreateTokenRequest, context: Context, who: Caller, _: object) -> api.CreateTokenResponse:
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("token.create", f"principals/{request.principal_id}"),
-            lambda conn, who: identity.create_token(conn, self.svc, who, request.principal_id, request.ttl_seconds),
-            lambda made: api.CreateTokenResponse(token=made[0], info=convert.token_info(made[1])),
-            api.CreateTokenResponse,
-        )
-
-    @unary(requests.named)
-    async def RevokeToken(self, request: api.RevokeTokenRequest, context: Context, who: Caller, _: object) -> pb.TokenInfo:
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("token.revoke", f"tokens/{request.id}"),
-            lambda conn, who: identity.revoke_token(conn, self.svc, who, request.id),
-            convert.token_info, pb.TokenInfo,
-        )
-
-    @unary(requests.put_policy)
-    async def PutPolicy(self, request: api.PutPolicyRequest, context: Context, who: Caller, parsed: Any) -> pb.Policy:
-        name, cedar = parsed
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("policy.put", f"policies/{name}"),
-            lambda conn, who: identity.put_policy(conn, self.svc, who, name, cedar),
-            convert.policy, pb.Policy,
-        )
-
-    @unary(requests.delete_policy)
-    async def DeletePolicy(self, request: api.DeletePolicyRequest, context: Context, who: Caller, _: object) -> pb.Policy:
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("policy.delete", f"policies/{request.name}"),
-            lambda conn, who: identity.delete_policy(conn, self.svc, who, request.name),
-            convert.policy, pb.Policy,
-        )
-
-    @unary(requests.organization_only)
-    async def ListPolicies(self, request: api.ListPoliciesRequest, context: Context, who: Caller, _: object) -> api.ListPoliciesResponse:
-        return api.ListPoliciesResponse(policies=[convert.policy(p) for p in await identity.list_policies(self.svc, who)])
-
-    @unary(requests.put_approval_rule)
-    async def PutApprovalRule(self, request: api.PutApprovalRuleRequest, context: Context, who: Caller, rule: Any) -> pb.ApprovalRule:
-        return await mutate(
-            self.svc, request, context, who, AuditEntry("approval_rule.put", f"approval_rules/{rule.environment}"),
-            lambda conn, who: identity.put_approval_rule(conn, self.svc, who, rule),
-            convert.approval_rule, pb.ApprovalRule,
-        )
-
-    @unary(requests.organization_only)
-    async def ListApprovalRules(
-        self, request: api.ListApprovalRulesRequest, context: Context, who: Caller, _: object
-    ) -> api.ListApprovalRulesResponse:
-        rules = await identity.list_approval_rules(self.svc, who)
-        return api.ListApprovalRulesResponse(rules=[convert.approval_rule(r) for r in rules])
 
     # Progress streams
 
@@ -295,8 +323,6 @@ class RolloutServicer(api_grpc.RolloutServiceServicer):
     async def WatchInstance(
         self, request: api.WatchInstanceRequest, context: Context, who: Caller, _: object
     ) -> AsyncIterator[pb.DeploymentEvent]:
-        events = watch.instance_events(
-            self.svc, self.hub, who, request.id, request.after_instance_sequence
-        )
+        events = watch.instance_events(self.svc, self.hub, who, request.id, request.after_instance_sequence)
         async for event in events:
             yield convert.event(event)
