@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import grpc
 
@@ -21,6 +22,7 @@ from tests.integration.helpers import (
     wait_done,
 )
 from tests.auth import as_principal
+from server.embedded import EmbeddedValkey, free_port
 from tests.stack import Stack
 
 S = pb.Deployment
@@ -148,3 +150,32 @@ def test_an_approved_deployment_whose_job_never_reaches_a_worker_is_run_by_the_s
         assert approve(stub, org, proposal.id).status == S.STATUS_PENDING
 
         assert wait_done(stub, org, proposal.id, timeout=30).status == S.STATUS_COMPLETED
+
+
+def test_workers_survive_a_redis_outage_and_nothing_approved_meanwhile_is_lost(
+    stack: Stack, org: str, org_token: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    redis_server = EmbeddedValkey(tmp_path / "valkey", port=port)
+    redis_url = redis_server.start()
+    try:
+        _, address = stack.start_server(ROLLOUT_REDIS_URL=redis_url)
+        worker = stack.start_worker(ROLLOUT_REDIS_URL=redis_url)
+        with grpc.insecure_channel(address) as channel:
+            stub = as_principal(channel, org_token)
+            instance = create_instance(stub, org)
+            publish(stub, org, "1.0.0")
+            before = deploy(stub, org, instance.id)
+            assert before.status == S.STATUS_COMPLETED
+
+            redis_server.stop()
+            proposal = propose(stub, org, instance.id)
+            # PostgreSQL is up, so the approval is accepted; its job cannot be enqueued now.
+            assert approve(stub, org, proposal.id).status == S.STATUS_PENDING
+            redis_server = EmbeddedValkey(tmp_path / "valkey", port=port)
+            redis_server.start()
+
+            assert wait_done(stub, org, proposal.id, timeout=60).status == S.STATUS_COMPLETED
+            assert worker.alive()
+    finally:
+        redis_server.stop()
