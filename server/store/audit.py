@@ -14,14 +14,6 @@ from server.domain.listing import Cursor, Term
 from server.store.paging import keyset
 from server.store.tables import audit_events
 
-# Locks the organization's chain, links and inserts in one round trip (migration 0005).
-_APPEND = sa.text(
-    "SELECT rollout_audit_append(CAST(:id AS uuid), :org, :create_time, :actor, :actor_kind, :action, :resource,"
-    " :previous_deployment_id, :new_deployment_id, :previous_release_id, :new_release_id, :request_id,"
-    " :attribution, :outcome, :body)"
-)
-
-
 def to_record(row: Any) -> AuditRecord:
     m = row._mapping
     return AuditRecord(**{k: m[k] for k in AuditRecord.__dataclass_fields__})
@@ -37,11 +29,11 @@ async def append(
     attribution: str,
     outcome: str,
 ) -> None:
-    """Append to the organization's chain; taken last in a transaction, so its lock is held briefly."""
+    """Insert the record; the database chains it (sequence, hashes) when the transaction commits."""
     record = AuditRecord(
         id=str(uuid.uuid4()),
         organization_id=organization_id,
-        sequence=0,  # assigned by the database
+        sequence=0,  # assigned by the database at commit
         create_time=datetime.now(UTC),
         actor=actor,
         actor_kind=actor_kind,
@@ -57,8 +49,8 @@ async def append(
         prev_hash="",
         hash="",
     )
-    values = {k: v for k, v in record.__dict__.items() if k not in ("sequence", "prev_hash", "hash", "organization_id")}
-    await conn.execute(_APPEND, {**values, "org": organization_id, "body": canonical(record)})
+    values = {k: v for k, v in record.__dict__.items() if k != "sequence"}
+    await conn.execute(audit_events.insert().values(**values, pending_body=canonical(record)))
 
 
 async def list_page(

@@ -183,8 +183,9 @@ audit_events = sa.Table(
     metadata,
     sa.Column("id", UUID(as_uuid=False), primary_key=True),
     sa.Column("organization_id", sa.Text, nullable=False),
-    # 1, 2, 3 … per organization: the order of the hash chain.
-    sa.Column("sequence", sa.BigInteger, nullable=False),
+    # 1, 2, 3 … per organization: the order of the hash chain. Set, with the hashes, when the
+    # inserting transaction commits (migration 0007); NULL only inside that transaction.
+    sa.Column("sequence", sa.BigInteger, nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("actor_kind", sa.Text, nullable=False),
@@ -199,6 +200,8 @@ audit_events = sa.Table(
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+    # The canonical text to hash, until the row is sealed.
+    sa.Column("pending_body", sa.Text, nullable=True),
     sa.UniqueConstraint("organization_id", "sequence", name="uq_audit_events_org_sequence"),
     sa.Index("ix_audit_events_org_created", "organization_id", "create_time", "id"),
 )

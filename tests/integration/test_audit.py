@@ -204,3 +204,15 @@ def test_chain_check_finds_a_row_edited_behind_the_triggers(stub: Stub, org: str
     broken = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
     assert (broken.intact, broken.first_broken_id, broken.checked) == (False, target.id, target.sequence - 1)
     assert "edited" in broken.detail
+
+
+def test_concurrent_changes_in_one_organization_form_one_unbroken_chain(stub: Stub, org: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: create_instance(stub, org, name=f"web-{i}"), range(40)))
+
+    records = audit(stub, org)
+    assert sorted(r.sequence for r in records) == list(range(1, 42))  # bootstrap + 40 creations
+    check = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
+    assert (check.intact, check.checked) == (True, 41)
