@@ -24,20 +24,22 @@ Op = Callable[[int, int], Awaitable[float]]  # (client, iteration) -> seconds
 
 
 async def measure(name: str, clients: int, iterations: int, warmup: int, op: Op) -> Result:
-    """`clients` concurrent loops of `op`; the first `warmup` iterations of each are not counted."""
+    """`clients` concurrent loops of `op`: all warm up, then all start the measured iterations together."""
     latencies: list[float] = []
+    ready = asyncio.Barrier(clients + 1)
 
     async def loop(client: int) -> None:
         for i in range(warmup):
             await op(client, -1 - i)
+        await ready.wait()
         for i in range(iterations):
             latencies.append(await op(client, i))
 
+    tasks = [asyncio.create_task(loop(c)) for c in range(clients)]
+    await ready.wait()
     started = time.perf_counter()
-    await asyncio.gather(*(loop(c) for c in range(clients)))
-    wall = time.perf_counter() - started
-    # Throughput counts the measured iterations over the whole wall time (warm-up included, conservatively).
-    return summarize(name, clients, latencies, wall)
+    await asyncio.gather(*tasks)
+    return summarize(name, clients, latencies, time.perf_counter() - started)
 
 
 class Floor:
