@@ -23,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.domain.audit import AuditEntry
-from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, RolloutError
+from server.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    RolloutError,
+    Unavailable,
+)
 from server.store import audit as audit_store
 from server.store import idempotency as keys
 
@@ -81,6 +88,8 @@ async def execute(
     encode: Callable[[T], bytes],
 ) -> Done[T]:
     key = caller.request_id
+    change: Change[T] | None = None
+    stored: keys.StoredKey | None = None
     try:
         async with svc.engine.begin() as conn:
             if key and not await keys.claim(
@@ -94,7 +103,6 @@ async def execute(
                 if key:
                     replay = response if change.replay_result is None else encode(change.replay_result)
                     await keys.store_response(conn, caller.organization_id, key, replay)
-                stored = None
     except RolloutError as exc:
         code = _code(exc)
         if code is None:
@@ -103,7 +111,7 @@ async def execute(
         if theirs is None:
             raise
         return theirs
-    if stored is None:
+    if change is not None:
         for effect in change.after_commit:
             await effect()
         return Done(response, replayed=False)
@@ -112,7 +120,7 @@ async def execute(
 
 def _replay(request: Request, stored: keys.StoredKey | None) -> Done[T]:
     if stored is None:  # purged between the conflict and the read: vanishingly rare
-        raise RolloutError("the idempotency key expired while this request waited; retry", "INTERNAL")
+        raise Unavailable("the idempotency key expired while this request waited; retry")
     if stored.fingerprint != request.fingerprint or stored.method != request.method:
         raise AlreadyExists(
             "this idempotency key was used for a different request; use a new key", KEY_REUSED
