@@ -161,7 +161,9 @@ async def complete(
             keep = deployment.bundle_release_id if provision else None
             await runtime_store.schedule_drain(conn, instance.id, keep, warm_seconds if provision else 0)
         if provision and deployment.bundle_release_id:
-            await runtime_store.lift_quarantine(conn, instance.id, deployment.bundle_release_id)
+            if deployment.bundle_release_id in instance.quarantined_release_ids:
+                # Deployed by naming it (or rolled forward to it): the quarantine ends.
+                await runtime_store.lift_quarantine(conn, instance.id, deployment.bundle_release_id)
             if deployment.rollback_of_id and previous_release and previous_release != deployment.bundle_release_id:
                 await runtime_store.quarantine(conn, instance.id, previous_release, deployment.id)
         await conn.execute(_STALE_PLANS, {"instance_id": instance.id, "warning": STALE})
