@@ -404,3 +404,20 @@ def test_rolled_back_release_is_quarantined_until_a_newer_one_is_published(stub:
 
     assert list(instance_of(stub, org, instance.id).quarantined_release_ids) == []
     assert propose(stub, org, instance.id).version == "1.1.1"
+
+
+def test_deploying_a_quarantined_release_by_name_ends_its_quarantine(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    first = deploy(stub, org, instance.id)
+    bad = publish(stub, org, "1.1.0")
+    deploy(stub, org, instance.id)
+    back = rollback(stub, org, first.id)
+    approve(stub, org, back.id)
+    wait_done(stub, org, back.id)
+    assert list(instance_of(stub, org, instance.id).quarantined_release_ids) == [bad.id]
+
+    again = deploy(stub, org, instance.id, bundle_release_id=bad.id)
+
+    assert again.status == S.STATUS_COMPLETED
+    assert list(instance_of(stub, org, instance.id).quarantined_release_ids) == []
