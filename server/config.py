@@ -35,6 +35,8 @@ class Settings:
     spawn_timeout_seconds: float = 600.0
     # Idempotency keys are remembered this long (SPEC §5), then purged by the sweeper.
     key_retention_seconds: float = 24 * 3600.0
+    # Audit records older than this many days are purged by the sweeper; 0 keeps them forever.
+    audit_retention_days: float = 0.0
     # TLS: server certificate and key (PEM files); with a client CA, clients must present a certificate.
     tls_cert: str = ""
     tls_key: str = ""
@@ -77,6 +79,7 @@ class Settings:
             warm_seconds=number("ROLLOUT_WARM_SECONDS", cls.warm_seconds),
             spawn_timeout_seconds=number("ROLLOUT_SPAWN_TIMEOUT_SECONDS", cls.spawn_timeout_seconds),
             key_retention_seconds=number("ROLLOUT_IDEMPOTENCY_RETENTION_SECONDS", cls.key_retention_seconds),
+            audit_retention_days=number("ROLLOUT_AUDIT_RETENTION_DAYS", cls.audit_retention_days),
             tls_cert=env.get("ROLLOUT_TLS_CERT", ""),
             tls_key=env.get("ROLLOUT_TLS_KEY", ""),
             tls_client_ca=env.get("ROLLOUT_TLS_CLIENT_CA", ""),

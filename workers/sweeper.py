@@ -1,12 +1,13 @@
 """Periodic safety net: fail deployments whose worker died, enqueue PENDING ones whose job was lost,
-drain runtime instances whose warm window is over, and purge expired idempotency keys."""
+drain runtime instances whose warm window is over, purge expired idempotency keys and (with a
+retention set) old audit records."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from server.app import runs
+from server.app import audit, runs
 from server.app.context import Services
 from server.config import Settings
 from server.store import idempotency
@@ -24,4 +25,6 @@ async def sweep(ctx: dict[str, Any]) -> int:
     drained = await drain_due(svc, ctx["driver"])
     async with svc.engine.begin() as conn:
         purged = await idempotency.purge_expired(conn)
+    if settings.audit_retention_days > 0:
+        purged += await audit.purge_expired(svc.engine, settings.audit_retention_days)
     return len(to_enqueue) + drained + purged

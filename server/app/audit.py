@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from server.app.context import Caller, Services
 from server.domain import listing
-from server.domain.audit import AuditRecord, ChainCheck, verify
+from server.domain.audit import AuditEntry, AuditRecord, ChainCheck, verify
 from server.store import audit as store
 
 FILTER_RULES = {
@@ -31,11 +35,23 @@ async def list_page(
 
 
 async def verify_chain(svc: Services, caller: Caller) -> ChainCheck:
-    """Walks the organization's whole chain; the first broken link, if any."""
-    checked, prev_hash, sequence = 0, "", 0
+    """Walks the organization's chain from its first kept record; the first broken link, if any.
+
+    After a retention purge the chain starts at the record after the one the
+    latest purge record names; a chain starting anywhere else lost rows.
+    """
+    checked = 0
     async with svc.reader.connect() as conn:
+        page = await store.chain(conn, caller.organization_id, 0, CHAIN_PAGE)
+        if not page:
+            return ChainCheck(0, None, "")
+        declared = await store.declared_purge(conn, caller.organization_id)
+        if page[0].sequence != declared + 1:
+            return ChainCheck(
+                0, page[0].id, f"the chain starts at {page[0].sequence}, not {declared + 1}: records are missing"
+            )
+        prev_hash, sequence = page[0].prev_hash, page[0].sequence - 1
         while True:
-            page = await store.chain(conn, caller.organization_id, sequence, CHAIN_PAGE)
             result = verify(page, prev_hash, sequence + 1)
             if result.first_broken_id is not None:
                 return ChainCheck(checked + result.checked, result.first_broken_id, result.detail)
@@ -43,3 +59,24 @@ async def verify_chain(svc: Services, caller: Caller) -> ChainCheck:
             if len(page) < CHAIN_PAGE:
                 return ChainCheck(checked, None, "")
             prev_hash, sequence = page[-1].hash, page[-1].sequence
+            page = await store.chain(conn, caller.organization_id, sequence, CHAIN_PAGE)
+
+
+async def purge(engine: AsyncEngine, organization_id: str, before: datetime) -> int | None:
+    """Retention: delete the organization's records older than `before`, and record that it did."""
+    async with engine.begin() as conn:
+        last = await store.purge(conn, organization_id, before)
+        if last is not None:
+            await store.append(
+                conn, organization_id, AuditEntry(store.PURGE_ACTION, f"audit_events/through/{last}"),
+                actor="retention", actor_kind="service", request_id="", attribution="", outcome="ok",
+            )
+        return last
+
+
+async def purge_expired(engine: AsyncEngine, retention_days: float) -> int:
+    """The sweeper's retention pass over every organization; how many were purged."""
+    before = datetime.now(UTC) - timedelta(days=retention_days)
+    async with engine.connect() as conn:
+        organizations = await store.organizations_with_records_before(conn, before)
+    return sum([await purge(engine, org, before) is not None for org in organizations])

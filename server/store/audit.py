@@ -77,3 +77,46 @@ async def chain(conn: AsyncConnection, organization_id: str, after_sequence: int
         .limit(limit)
     )
     return [to_record(r) for r in rows]
+
+
+PURGE_ACTION = "audit.purge"
+_PURGE = sa.text(
+    """
+    WITH gone AS (
+        DELETE FROM audit_events
+        WHERE organization_id = :org AND create_time < :before AND sequence IS NOT NULL
+          AND sequence < (SELECT max(sequence) FROM audit_events WHERE organization_id = :org)
+        RETURNING sequence
+    )
+    SELECT max(sequence) AS last FROM gone
+    """
+)
+
+
+async def purge(conn: AsyncConnection, organization_id: str, before: datetime) -> int | None:
+    """Delete the organization's records older than `before`, always keeping the newest (the chain
+    continues from it); the highest sequence deleted, or None."""
+    await conn.execute(sa.text("SET LOCAL rollout.audit_purge = 'on'"))
+    last = (await conn.execute(_PURGE, {"org": organization_id, "before": before})).scalar()
+    await conn.execute(sa.text("SET LOCAL rollout.audit_purge = 'off'"))
+    return int(last) if last is not None else None
+
+
+async def organizations_with_records_before(conn: AsyncConnection, before: datetime) -> list[str]:
+    rows = await conn.execute(
+        sa.select(audit_events.c.organization_id).where(audit_events.c.create_time < before).distinct()
+    )
+    return [r.organization_id for r in rows]
+
+
+async def declared_purge(conn: AsyncConnection, organization_id: str) -> int:
+    """The sequence the latest purge record says it deleted through (0 if never purged)."""
+    resource = (
+        await conn.execute(
+            sa.select(audit_events.c.resource)
+            .where(audit_events.c.organization_id == organization_id, audit_events.c.action == PURGE_ACTION)
+            .order_by(audit_events.c.sequence.desc())
+            .limit(1)
+        )
+    ).scalar()
+    return int(str(resource).rsplit("/", 1)[1]) if resource else 0

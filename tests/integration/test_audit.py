@@ -216,3 +216,37 @@ def test_concurrent_changes_in_one_organization_form_one_unbroken_chain(stub: St
     assert sorted(r.sequence for r in records) == list(range(1, 42))  # bootstrap + 40 creations
     check = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
     assert (check.intact, check.checked) == (True, 41)
+
+
+def test_retention_purge_keeps_the_chain_verifiable_and_says_what_it_removed(
+    stub: Stub, org: str, backends: tuple[str, str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from server.app.audit import purge
+    from server.store.db import create_engine
+
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        publish(stub, org, version)
+    newest = audit(stub, org)[0]
+
+    async def run_purge() -> int | None:
+        engine = create_engine(backends[0], 1)
+        try:
+            return await purge(engine, org, datetime.now(UTC) + timedelta(seconds=5))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(run_purge()) == newest.sequence - 1  # everything but the newest record
+
+    kept = audit(stub, org)
+    assert [r.action for r in kept] == ["audit.purge", "release.publish"]
+    assert kept[0].resource == f"audit_events/through/{newest.sequence - 1}"
+    check = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
+    assert (check.intact, check.checked) == (True, 2)
+
+    # Removing the first kept record by hand (triggers off) is not a purge: the chain says so.
+    run_sql(backends[0], "SET session_replication_role = replica", f"DELETE FROM audit_events WHERE id = '{newest.id}'")
+    broken = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
+    assert (broken.intact, broken.first_broken_id) == (False, kept[0].id)
+    assert "missing" in broken.detail
