@@ -19,7 +19,6 @@ from server.app import routes, runs, runtime
 from server.app.context import Services
 from server.config import Settings
 from server.domain.models import Action, Deployment, Instance, Kind
-from server.store import instances as instance_store
 from workers.driver import Driver, DriverError
 
 log = logging.getLogger(__name__)
@@ -37,13 +36,14 @@ async def provision_deployment(ctx: dict[str, Any], deployment_id: str) -> None:
         if claim.refused:
             next_id = claim.next_pending
             continue
-        next_id = await _run(svc, ctx["driver"], settings, claim.deployment, owner)
+        next_id = await _run(svc, ctx["driver"], settings, claim, owner)
 
 
-async def _run(svc: Services, driver: Driver, settings: Settings, deployment: Deployment, owner: str) -> str | None:
+async def _run(svc: Services, driver: Driver, settings: Settings, claim: runs.Claim, owner: str) -> str | None:
+    deployment = claim.deployment
     heartbeat = asyncio.create_task(_keep_lease(svc, settings, deployment.id, owner))
     try:
-        done = await _steps(svc, driver, settings, deployment)
+        done = await _steps(svc, driver, settings, deployment, claim.instance)
     except DriverError as exc:
         return await runs.fail(svc.engine, deployment, owner, str(exc), settings.warm_seconds)
     except asyncio.CancelledError:
@@ -63,23 +63,17 @@ async def _run(svc: Services, driver: Driver, settings: Settings, deployment: De
     return next_id
 
 
-async def _steps(svc: Services, driver: Driver, settings: Settings, deployment: Deployment) -> str:
+async def _steps(
+    svc: Services, driver: Driver, settings: Settings, deployment: Deployment, instance: Instance
+) -> str:
     """The infrastructure part of the run; returns what was done, for the PROVISIONED event."""
     if deployment.action is Action.DECOMMISSION:
         await driver.decommission(deployment)
         return "decommissioned"
     await driver.provision(deployment)
-    instance = await _instance(svc, deployment)
     if instance.kind is Kind.DYNAMIC:
         await _runtime_instances(svc, settings, deployment, instance.replicas)
     return f"provisioned v{deployment.version}"
-
-
-async def _instance(svc: Services, deployment: Deployment) -> Instance:
-    async with svc.reader.connect() as conn:
-        found = await instance_store.get(conn, deployment.organization_id, deployment.instance_id)
-    assert found is not None
-    return found
 
 
 async def _runtime_instances(svc: Services, settings: Settings, deployment: Deployment, replicas: int) -> None:

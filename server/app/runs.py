@@ -39,6 +39,8 @@ class Claim:
     """A deployment a worker started; `refused` when its artifact was gone and it FAILED at once."""
 
     deployment: Deployment
+    # The instance as locked when the deployment started (its kind and replicas drive the run).
+    instance: Instance
     refused: bool = False
     next_pending: str | None = None
 
@@ -57,7 +59,7 @@ async def claim(
         wanted = await store.get_any_org(conn, deployment_id)
         if wanted is None or wanted.status is not Status.PENDING:
             return None
-        await _lock_instance(conn, wanted)
+        instance = await _lock_instance(conn, wanted)
         running, head_id = await store.running_and_first_pending(conn, wanted.instance_id)
         if running or head_id is None:
             return None  # The running one hands over to the next PENDING when it ends.
@@ -76,8 +78,8 @@ async def claim(
         await events.append(conn, head.organization_id, head.id, head.instance_id, steps)
         if gone:
             await _audit_failure(conn, head, owner, gone)
-            return Claim(started, refused=True, next_pending=await store.first_pending(conn, head.instance_id))
-        return Claim(started)
+            return Claim(started, instance, refused=True, next_pending=await store.first_pending(conn, head.instance_id))
+        return Claim(started, instance)
 
 
 async def _artifact_gone(conn: AsyncConnection, artifacts: ArtifactStore, deployment: Deployment) -> str | None:
