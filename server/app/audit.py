@@ -24,14 +24,12 @@ CHAIN_PAGE = 5000
 async def list_page(
     svc: Services, caller: Caller, filter_text: str, order_by: str, page_size: int, page_token: str
 ) -> tuple[list[AuditRecord], str]:
-    terms = listing.parse_filter(filter_text, FILTER_RULES)
-    desc = listing.parse_order(order_by, default_desc=True)
-    fingerprint = listing.query_fingerprint("audit", caller.organization_id, terms, desc)
-    cursor = listing.decode_token(page_token, fingerprint)
-    limit = listing.page_size(page_size)
+    q = listing.query(
+        ("audit", caller.organization_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=True
+    )
     async with svc.reader.connect() as conn:
-        rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
-    return listing.page_of(rows, limit, fingerprint)
+        rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
+    return q.page(rows)
 
 
 async def verify_chain(svc: Services, caller: Caller) -> ChainCheck:

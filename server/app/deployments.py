@@ -261,12 +261,10 @@ async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
 async def list_page(
     svc: Services, caller: Caller, instance_id: str, filter_text: str, order_by: str, page_size: int, page_token: str
 ) -> tuple[list[Deployment], str]:
-    terms = listing.parse_filter(filter_text, FILTER_RULES)
-    desc = listing.parse_order(order_by, default_desc=True)
-    fingerprint = listing.query_fingerprint("deployments", caller.organization_id, instance_id, terms, desc)
-    cursor = listing.decode_token(page_token, fingerprint)
-    limit = listing.page_size(page_size)
+    q = listing.query(
+        ("deployments", caller.organization_id, instance_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=True
+    )
     async with svc.reader.connect() as conn:
         await _instance(conn, caller, instance_id)
-        rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
-    return listing.page_of(rows, limit, fingerprint)
+        rows = await store.list_page(conn, instance_id, q.terms, q.desc, q.cursor, q.limit + 1)
+    return q.page(rows)

@@ -53,12 +53,10 @@ async def create_principal(
 
 
 async def list_principals(svc: Services, caller: Caller, page_size: int, page_token: str) -> tuple[list[Principal], str]:
-    fingerprint = listing.query_fingerprint("principals", caller.organization_id)
-    cursor = listing.decode_token(page_token, fingerprint)
-    limit = listing.page_size(page_size)
+    q = listing.query(("principals", caller.organization_id), {}, "", "", page_size, page_token, default_desc=False)
     async with svc.reader.connect() as conn:
-        rows = await store.list_principals(conn, caller.organization_id, cursor, limit + 1)
-    return listing.page_of(rows, limit, fingerprint)
+        rows = await store.list_principals(conn, caller.organization_id, q.cursor, q.limit + 1)
+    return q.page(rows)
 
 
 async def update_principal(

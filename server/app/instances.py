@@ -99,14 +99,12 @@ async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
 async def list_page(
     svc: Services, caller: Caller, filter_text: str, order_by: str, page_size: int, page_token: str
 ) -> tuple[list[Instance], str]:
-    terms = listing.parse_filter(filter_text, FILTER_RULES)
-    desc = listing.parse_order(order_by, default_desc=False)
-    fingerprint = listing.query_fingerprint("instances", caller.organization_id, terms, desc)
-    cursor = listing.decode_token(page_token, fingerprint)
-    limit = listing.page_size(page_size)
+    q = listing.query(
+        ("instances", caller.organization_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=False
+    )
     async with svc.reader.connect() as conn:
-        rows = await store.list_page(conn, caller.organization_id, terms, desc, cursor, limit + 1)
-    return listing.page_of(rows, limit, fingerprint)
+        rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
+    return q.page(rows)
 
 
 async def update(

@@ -146,13 +146,11 @@ async def due_for_drain(engine: AsyncEngine) -> list[str]:
 async def list_page(
     svc: Services, caller: Caller, instance_id: str, filter_text: str, order_by: str, page_size: int, page_token: str
 ) -> tuple[list[RuntimeInstance], str]:
-    terms = listing.parse_filter(filter_text, FILTER_RULES)
-    desc = listing.parse_order(order_by, default_desc=False)
-    fingerprint = listing.query_fingerprint("runtime", caller.organization_id, instance_id, terms, desc)
-    cursor = listing.decode_token(page_token, fingerprint)
-    limit = listing.page_size(page_size)
+    q = listing.query(
+        ("runtime", caller.organization_id, instance_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=False
+    )
     async with svc.reader.connect() as conn:
         if await instance_store.get(conn, caller.organization_id, instance_id) is None:
             raise NotFound(f"instance {instance_id} not found")
-        rows = await store.list_page(conn, instance_id, terms, desc, cursor, limit + 1)
-    return listing.page_of(rows, limit, fingerprint)
+        rows = await store.list_page(conn, instance_id, q.terms, q.desc, q.cursor, q.limit + 1)
+    return q.page(rows)

@@ -168,3 +168,34 @@ def decode_token(token: str, fingerprint: str) -> Cursor | None:
     if not same_query:
         raise invalid("page_token", "belongs to a different filter, order or parent")
     return cursor
+
+
+@dataclass(frozen=True)
+class Query:
+    """A List request, parsed: filter terms, order, where the page starts, how long it is."""
+
+    terms: list[Term]
+    desc: bool
+    cursor: Cursor | None
+    limit: int
+    fingerprint: str
+
+    def page(self, rows: list[K]) -> tuple[list[K], str]:
+        """Rows fetched with `limit + 1`: the page and the next page's token."""
+        return page_of(rows, self.limit, self.fingerprint)
+
+
+def query(
+    scope: tuple[object, ...],
+    rules: dict[str, FieldRule],
+    filter_text: str,
+    order_by: str,
+    size: int,
+    token: str,
+    default_desc: bool,
+) -> Query:
+    """Parse a List request (AIP-158/160); `scope` (resource kind, organization, parent) binds its tokens."""
+    terms = parse_filter(filter_text, rules)
+    desc = parse_order(order_by, default_desc)
+    fingerprint = query_fingerprint(*scope, terms, desc)
+    return Query(terms, desc, decode_token(token, fingerprint), page_size(size), fingerprint)
