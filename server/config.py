@@ -24,6 +24,8 @@ class Settings:
     # A PENDING deployment older than this with no job is re-enqueued by the sweeper.
     stall_seconds: float = 5.0
     job_timeout_seconds: int = 3600
+    # A run whose workers stopped this many times (each time taken over by another) is failed.
+    max_attempts: int = 5
     # Simulated driver: how long provisioning takes, unless a deployment's params say otherwise.
     driver_delay_ms: int = 0
     db_pool_size: int = 10
@@ -72,6 +74,7 @@ class Settings:
             sweep_seconds=max(1, int(number("ROLLOUT_SWEEP_SECONDS", cls.sweep_seconds))),
             stall_seconds=number("ROLLOUT_STALL_SECONDS", cls.stall_seconds),
             job_timeout_seconds=int(number("ROLLOUT_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds)),
+            max_attempts=max(1, int(number("ROLLOUT_MAX_ATTEMPTS", cls.max_attempts))),
             driver_delay_ms=int(number("ROLLOUT_DRIVER_DELAY_MS", cls.driver_delay_ms)),
             db_pool_size=int(number("ROLLOUT_DB_POOL_SIZE", cls.db_pool_size)),
             grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),

@@ -6,8 +6,13 @@ organization id, so no test sees another's rows and nothing needs wiping.
 
 from __future__ import annotations
 
-import itertools
 import os
+
+# The tests start PostgreSQL and server processes while other threads make gRPC calls; grpcio's
+# fork handlers then hang or crash the child before it execs. Nothing here needs gRPC after a fork.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import itertools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +30,16 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    root = tmp_path_factory.mktemp("backends")
-    with EmbeddedPostgres(root / "postgres", durable=False) as pg, EmbeddedValkey() as valkey:
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    with EmbeddedPostgres(tmp_path_factory.mktemp("backends") / "postgres", durable=False) as pg:
         upgrade(pg.url)
-        yield pg.url, valkey.url
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def backends(postgres: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
+    with EmbeddedValkey() as valkey:
+        yield postgres.url, valkey.url
 
 
 @pytest.fixture(scope="session")

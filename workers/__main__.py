@@ -1,13 +1,14 @@
 """`python -m workers`: run one arq worker process.
 
-If Redis goes away, arq's worker stops with a connection error; this process
-then starts a new one as soon as Redis answers again (with backoff), so an
-outage of the queue never needs a human to restart workers. Anything approved
-meanwhile is PENDING in PostgreSQL and the sweeper enqueues it again.
+A Redis outage does not stop the worker: its poll loop waits for Redis to
+answer again (with backoff) while the jobs it runs go on, and anything
+approved meanwhile is PENDING in PostgreSQL, where the sweeper finds it. If
+Redis is not there at start, the worker keeps trying to start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -15,9 +16,28 @@ from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from server.config import Settings
+from server.store.faults import is_transient
 from workers.settings import worker_options
 
 log = logging.getLogger("workers")
+
+
+class RidingWorker(Worker):
+    """An arq worker whose poll loop rides out a Redis outage instead of ending (and then waiting,
+    in arq's close(), for the jobs that still run: a deadlock when they wait on Redis themselves)."""
+
+    _outage = 0.0
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+            self._outage = 0.0
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._outage = min(max(self._outage * 2, 0.2), 5.0)
+            log.warning("Redis unavailable (%s); polling again in %.1fs", type(exc).__name__, self._outage)
+            await asyncio.sleep(self._outage)
 
 
 def main() -> None:
@@ -27,12 +47,12 @@ def main() -> None:
     while True:
         started = time.monotonic()
         try:
-            Worker(**worker_options(settings)).run()
+            RidingWorker(**worker_options(settings)).run()
             return  # stopped by SIGTERM/SIGINT
         except (RedisError, OSError) as exc:
             if time.monotonic() - started > 60:
                 delay = 0.5  # it had been running fine: this is a new outage
-            log.warning("lost Redis (%s); starting again in %.1fs", exc, delay)
+            log.warning("cannot reach Redis (%s); starting again in %.1fs", exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
 

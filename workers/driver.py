@@ -18,7 +18,16 @@ SIMULATE_KEY = "rollout.simulate"
 
 
 class DriverError(Exception):
-    """The infrastructure refused or failed; the deployment fails with this message."""
+    """The infrastructure refused or failed; the deployment fails with this message.
+
+    `retryable=True` says the step may succeed if run again (the infrastructure
+    was briefly unreachable): the run is handed to another worker instead of
+    failing, within the run's attempts.
+    """
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Driver(Protocol):

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Any, cast
 
+from arq import Retry
+
 from server.app import runtime
 from server.app.context import Services
+from server.config import Settings
+from server.domain.models import RuntimeInstance
 from server.store import deployments as deployment_store
 from server.store import instances as instance_store
+from server.store.faults import is_transient
 from workers.driver import Driver, DriverError
 
 log = logging.getLogger(__name__)
@@ -20,7 +27,13 @@ WAKE_TTL_SECONDS = 3600
 async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
     svc: Services = ctx["services"]
     driver: Driver = ctx["driver"]
-    target = await runtime.claim_spawn(svc.engine, runtime_id)
+    settings: Settings = ctx["settings"]
+    try:
+        target = await runtime.claim_spawn(svc.engine, runtime_id, settings.lease_seconds)
+    except Exception as exc:
+        if is_transient(exc):
+            raise Retry(defer=1.0) from exc
+        raise
     if target is None:
         return
     async with svc.reader.connect() as conn:
@@ -28,15 +41,35 @@ async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
         instance = await instance_store.get(conn, target.organization_id, target.instance_id)
     assert deployment is not None and instance is not None
     error: str | None = None
+    lease = asyncio.create_task(_keep_spawn_lease(svc, settings, target))
     try:
         await driver.start_runtime_instance(target, deployment)
     except DriverError as exc:
         error = str(exc)
-    await runtime.finish_spawn(svc.engine, target, instance.replicas, error)
+    finally:
+        lease.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lease
+    await runtime.finish_spawn(svc.engine, target, instance.replicas, error, settings.warm_seconds)
     key = runtime.wake_key(target.deployment_id)
-    # redis-py types its commands as "awaitable or not"; on an asyncio client they always are.
-    await cast(Awaitable[int], svc.queue.redis.lpush(key, target.id))
-    await svc.queue.redis.expire(key, WAKE_TTL_SECONDS)
+    try:
+        # redis-py types its commands as "awaitable or not"; on an asyncio client they always are.
+        await cast(Awaitable[int], svc.queue.redis.lpush(key, target.id))
+        await svc.queue.redis.expire(key, WAKE_TTL_SECONDS)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("could not wake the run waiting for %s (%s); it looks again within a second", target.id, exc)
+
+
+async def _keep_spawn_lease(svc: Services, settings: Settings, target: RuntimeInstance) -> None:
+    while True:
+        await asyncio.sleep(settings.lease_seconds / 3)
+        try:
+            if not await runtime.renew_spawn(svc.engine, target, settings.lease_seconds):
+                return
+        except Exception:  # A missed renewal is retried; the lease outlives two misses.
+            log.warning("spawn lease renewal of %s failed", target.id, exc_info=True)
 
 
 async def drain_due(svc: Services, driver: Driver) -> int:

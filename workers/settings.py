@@ -36,6 +36,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             engine, LocalArtifactStore(settings.artifact_dir), queue, settings.key_retention_seconds
         )
         ctx["driver"] = SimulatedDriver(settings.driver_delay_ms)
+        ctx["worker_name"] = f"{os.uname().nodename}/{os.getpid()}"
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)
 

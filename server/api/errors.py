@@ -15,9 +15,8 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
+from server.store.faults import is_transient
 from server.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -45,9 +44,6 @@ CODES: dict[type[RolloutError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
-BACKEND_ERRORS = (OperationalError, InterfaceError, PoolTimeout, RedisError, ConnectionError, OSError)
-
-
 def _code_of(exc: RolloutError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in CODES:
@@ -63,11 +59,8 @@ def _pack(message: Message) -> any_pb2.Any:
 
 def to_status(exc: BaseException) -> grpc.Status:
     """The gRPC status for any exception raised while serving a call."""
-    if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
-        if exc.connection_invalidated:
-            exc = Unavailable("the database connection was lost; retry")
-    if isinstance(exc, BACKEND_ERRORS):
-        log.warning("backend unavailable: %s", exc)
+    if not isinstance(exc, RolloutError) and is_transient(exc):
+        log.warning("backend unavailable: %s", type(exc).__name__)
         exc = Unavailable("a backend (database or queue) is unavailable; retry with the same request_id")
     if not isinstance(exc, RolloutError):
         log.error("internal error", exc_info=exc)

@@ -23,6 +23,7 @@ from server.store import deployments as store
 from server.store import events
 from server.store import identity as identity_store
 from server.store import instances as instance_store
+from server.store import locking
 from server.store import releases as release_store
 
 FILTER_RULES = {
@@ -39,6 +40,14 @@ async def _instance(conn: AsyncConnection, caller: Caller, instance_id: str, loc
     found = await instance_store.get(conn, caller.organization_id, instance_id, lock=lock)
     if found is None:
         raise NotFound(f"instance {instance_id} not found")
+    return found
+
+
+async def _lock(conn: AsyncConnection, caller: Caller, deployment_id: str) -> tuple[Instance, Deployment]:
+    """The deployment and its instance, locked in the one order (server/store/locking.py)."""
+    found = await locking.deployment(conn, caller.organization_id, deployment_id)
+    if found is None:
+        raise _deployment_not_found(deployment_id)
     return found
 
 
@@ -124,7 +133,7 @@ async def _entry(
 async def propose(
     conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, release_id: str, message: str
 ) -> Change[Deployment]:
-    instance = await _instance(conn, caller, instance_id)
+    instance = await _instance(conn, caller, instance_id, lock=True)
     if release_id:
         # One-shot: applied by this deployment only; the pointer does not move.
         release = await _release(svc, conn, caller, release_id)
@@ -141,17 +150,14 @@ async def propose(
 async def decommission(
     conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, message: str
 ) -> Change[Deployment]:
-    instance = await _instance(conn, caller, instance_id)
+    instance = await _instance(conn, caller, instance_id, lock=True)
     proposal = await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
     return Change(proposal, await _entry(conn, "deployment.decommission", instance, proposal))
 
 
 async def rollback(conn: AsyncConnection, svc: Services, caller: Caller, source_id: str) -> Change[Deployment]:
     """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
-    source = await store.get(conn, caller.organization_id, source_id)
-    if source is None:
-        raise _deployment_not_found(source_id)
-    instance = await _instance(conn, caller, source.instance_id)
+    instance, source = await _lock(conn, caller, source_id)
     release_row = (
         await release_store.get(conn, caller.organization_id, source.bundle_release_id)
         if source.bundle_release_id
@@ -168,9 +174,7 @@ async def rollback(conn: AsyncConnection, svc: Services, caller: Caller, source_
 
 async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """Hands planning to a worker; the plan arrives on the deployment and as a PLANNED event."""
-    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-    if current is None:
-        raise _deployment_not_found(deployment_id)
+    _, current = await _lock(conn, caller, deployment_id)
     require_proposed(current.status, "planned")
     [started] = await events.append(
         conn,
@@ -189,11 +193,8 @@ async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, dep
 async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """One approval. The deployment becomes PENDING (and is handed to a worker) once the
     environment's approval rule has enough distinct approvers (issue #5, separation of duties)."""
-    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-    if current is None:
-        raise _deployment_not_found(deployment_id)
+    instance, current = await _lock(conn, caller, deployment_id)
     status = next_status(current.status, Transition.APPROVE)
-    instance = await _instance(conn, caller, current.instance_id)
     rule = approval_rules.rule_for(instance.environment, await identity_store.rules(conn, caller.organization_id))
     tally = approval_rules.approve(
         rule, current.proposed_by, caller.principal_id, await identity_store.approvers(conn, deployment_id)
@@ -234,9 +235,7 @@ async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployme
 async def reject(
     conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str, reason: str
 ) -> Change[Deployment]:
-    current = await store.get(conn, caller.organization_id, deployment_id, lock=True)
-    if current is None:
-        raise _deployment_not_found(deployment_id)
+    _, current = await _lock(conn, caller, deployment_id)
     status = next_status(current.status, Transition.REJECT)
     rejected = await store.update(
         conn,

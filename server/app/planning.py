@@ -11,6 +11,7 @@ from server.domain.plan import Live, Target, make_plan, mark_stale
 from server.store import deployments as store
 from server.store import events
 from server.store import instances as instance_store
+from server.store import locking
 from server.store import releases as release_store
 from server.store import runtime as runtime_store
 
@@ -69,11 +70,11 @@ async def plan_deployment(svc: Services, deployment_id: str) -> JSON | None:
         ),
     )
     async with svc.engine.begin() as conn:
-        current = await store.get(conn, org, deployment_id, lock=True)
-        if current is None or current.status is not Status.PROPOSED:
+        locked = await locking.deployment(conn, org, deployment_id)
+        if locked is None or locked[1].status is not Status.PROPOSED:
             return None
-        now_live = await instance_store.get(conn, org, proposal.instance_id)
-        if now_live is None or now_live.active_deployment_id != plan["live_deployment_id"]:
+        now_live, _ = locked
+        if now_live.active_deployment_id != plan["live_deployment_id"]:
             plan = mark_stale(plan)
         await store.update(conn, deployment_id, {"plan": plan})
         await events.append(conn, org, deployment_id, proposal.instance_id, [NewEvent(EventType.PLANNED, Status.PROPOSED, summary(plan))])

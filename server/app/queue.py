@@ -44,11 +44,14 @@ class JobQueue:
         """One job per PlanDeployment call (its PLAN_STARTED event's sequence makes the id)."""
         await self._enqueue(PLAN_JOB, deployment_id, f"plan:{deployment_id}:{request_sequence}")
 
-    async def enqueue_spawn(self, runtime_id: str) -> None:
-        await self._enqueue(SPAWN_JOB, runtime_id, f"spawn:{runtime_id}")
+    async def enqueue_spawn(self, runtime_id: str, retry_tag: str = "") -> None:
+        """`spawn:<id>`; a spawn whose job was lost or whose spawner stopped is asked for again with a tag."""
+        await self._enqueue(SPAWN_JOB, runtime_id, f"spawn:{runtime_id}:{retry_tag}" if retry_tag else f"spawn:{runtime_id}")
 
     async def _enqueue(self, function: str, argument: str, job_id: str) -> None:
         try:
             await self.redis.enqueue_job(function, argument, _job_id=job_id, _queue_name=self.queue_name)
         except (RedisError, OSError) as exc:
-            log.warning("enqueue of %s failed (%s)", job_id, exc)
+            # Nothing is lost: PostgreSQL holds the state the job would act on, and the sweeper
+            # (or the waiting provision job, for spawns) asks again.
+            log.warning("enqueue of %s failed (%s)", job_id, type(exc).__name__)

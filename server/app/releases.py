@@ -17,6 +17,7 @@ from server.domain import listing
 from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from server.domain.models import Release, ReleaseState
 from server.domain.releases import RELEASE_NOT_READY, quarantines_lifted_by
+from server.store import locking
 from server.store import releases as store
 from server.store import runtime as runtime_store
 
@@ -95,7 +96,9 @@ async def publish(
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
     """A newer release of the bundle ends the quarantine of older ones (issue #3, quarantine)."""
     quarantined = await runtime_store.quarantined_in_bundle(conn, organization_id, fields.bundle, fields.release_channel)
-    for instance_id, release_id in quarantines_lifted_by(fields.version, quarantined):
+    lifted = quarantines_lifted_by(fields.version, quarantined)
+    await locking.instances_in_order(conn, [instance_id for instance_id, _ in lifted])
+    for instance_id, release_id in lifted:
         await runtime_store.lift_quarantine(conn, instance_id, release_id)
 
 

@@ -16,8 +16,10 @@ from server.app.context import Caller, Services
 from server.domain import listing
 from server.domain.errors import NotFound
 from server.domain.models import Deployment, EventType, NewEvent, RuntimeInstance, RuntimeState, Status
+from server.store import deployments as deployment_store
 from server.store import events
 from server.store import instances as instance_store
+from server.store import locking
 from server.store import runtime as store
 
 FILTER_RULES = {
@@ -37,14 +39,24 @@ class SpawnPlan:
     wanted: int
 
 
-async def prepare(engine: AsyncEngine, deployment: Deployment, replicas: int) -> SpawnPlan:
+async def prepare(
+    engine: AsyncEngine, deployment: Deployment, owner: str, replicas: int, provisioned: str | None
+) -> SpawnPlan | None:
     """Reuse HEALTHY instances of the target release; create STARTING rows for the missing ones.
 
-    Safe to repeat: instances this deployment already created count as its own.
+    `provisioned` is the PROVISIONED event's message when the driver step has
+    just been done: it is recorded in the same transaction, so a run resumed
+    after this point does not provision again. Safe to repeat: instances this
+    deployment already created count as its own. None if the run is no longer ours.
     """
     assert deployment.bundle_release_id is not None
     async with engine.begin() as conn:
-        await instance_store.get(conn, deployment.organization_id, deployment.instance_id, lock=True)
+        await locking.instance(conn, deployment.organization_id, deployment.instance_id)
+        steps = []
+        if provisioned is not None:
+            if not await deployment_store.mark_step(conn, deployment.id, owner, deployment_store.STEP_PROVISIONED):
+                return None
+            steps.append(NewEvent(EventType.PROVISIONED, Status.RUNNING, provisioned))
         healthy = await store.count(
             conn, deployment.instance_id, deployment.bundle_release_id, (RuntimeState.HEALTHY.value,)
         )
@@ -56,21 +68,16 @@ async def prepare(engine: AsyncEngine, deployment: Deployment, replicas: int) ->
         await store.keep_warm(conn, deployment.instance_id, deployment.bundle_release_id)
         reused = min(healthy, replicas)
         to_spawn = [r.id for r in mine] + created
-        await events.append(
-            conn,
-            deployment.organization_id,
-            deployment.id,
-            deployment.instance_id,
-            [
-                NewEvent(
-                    EventType.RUNTIME_PROGRESS,
-                    Status.RUNNING,
-                    f"runtime instances: {reused} warm reused, {len(to_spawn)} to spawn",
-                    progress_done=reused,
-                    progress_total=replicas,
-                )
-            ],
+        steps.append(
+            NewEvent(
+                EventType.RUNTIME_PROGRESS,
+                Status.RUNNING,
+                f"runtime instances: {reused} warm reused, {len(to_spawn)} to spawn",
+                progress_done=reused,
+                progress_total=replicas,
+            )
         )
+        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, steps)
     return SpawnPlan(reused, to_spawn, replicas)
 
 
@@ -78,35 +85,56 @@ async def prepare(engine: AsyncEngine, deployment: Deployment, replicas: int) ->
 class Readiness:
     healthy: int
     failed: list[RuntimeInstance]
+    # STARTING instances whose spawn job was lost or whose spawner stopped: to enqueue again.
+    respawn: list[RuntimeInstance]
 
 
-async def readiness(engine: AsyncEngine, deployment: Deployment) -> Readiness:
+async def readiness(engine: AsyncEngine, deployment: Deployment, unclaimed_seconds: float) -> Readiness:
     assert deployment.bundle_release_id is not None
     async with engine.connect() as conn:
         healthy = await store.count(
             conn, deployment.instance_id, deployment.bundle_release_id, (RuntimeState.HEALTHY.value,)
         )
         failed = [r for r in await store.of_deployment(conn, deployment.id) if r.state is RuntimeState.FAILED]
-    return Readiness(healthy, failed)
+        respawn = await store.to_respawn(conn, deployment.id, unclaimed_seconds)
+    return Readiness(healthy, failed, respawn)
 
 
-async def claim_spawn(engine: AsyncEngine, runtime_id: str) -> RuntimeInstance | None:
-    """The runtime instance to boot, or None if it is no longer STARTING (a repeated job)."""
-    async with engine.connect() as conn:
-        found = await store.get(conn, runtime_id)
-    return found if found is not None and found.state is RuntimeState.STARTING else None
+async def claim_spawn(engine: AsyncEngine, runtime_id: str, lease_seconds: float) -> RuntimeInstance | None:
+    """The runtime instance to boot, with its spawn attempt; None if it is no longer STARTING or a
+    live spawner has it (a repeated job)."""
+    async with engine.begin() as conn:
+        return await store.claim_spawn(conn, runtime_id, lease_seconds)
 
 
-async def finish_spawn(engine: AsyncEngine, runtime: RuntimeInstance, replicas: int, error: str | None) -> None:
-    """Record the health check's outcome and `n of m healthy` progress on the deployment."""
+async def renew_spawn(engine: AsyncEngine, runtime: RuntimeInstance, lease_seconds: float) -> bool:
+    async with engine.begin() as conn:
+        return await store.renew_spawn(conn, runtime.id, runtime.spawn_attempt, lease_seconds)
+
+
+async def finish_spawn(
+    engine: AsyncEngine, runtime: RuntimeInstance, replicas: int, error: str | None, warm_seconds: float
+) -> None:
+    """Record the health check's outcome and `n of m healthy` progress on the deployment.
+
+    Only the latest spawn attempt counts. A spawn that ends after its
+    deployment did changes the runtime instance only: no event follows a
+    terminal one, and an instance nobody waits for any more drains after the
+    warm window.
+    """
     async with engine.begin() as conn:
         # Spawns of one instance finish in parallel: the instance lock makes their `n of m` counts ordered.
-        await instance_store.get(conn, runtime.organization_id, runtime.instance_id, lock=True)
+        await locking.instance(conn, runtime.organization_id, runtime.instance_id)
         current = await store.get(conn, runtime.id, lock=True)
-        if current is None or current.state is not RuntimeState.STARTING:
+        if current is None or current.state is not RuntimeState.STARTING or current.spawn_attempt != runtime.spawn_attempt:
             return
         state = RuntimeState.FAILED if error else RuntimeState.HEALTHY
-        await store.set_state(conn, runtime.id, state, error or "")
+        deployment = await deployment_store.get_any_org(conn, runtime.deployment_id)
+        waited_for = deployment is not None and deployment.status is Status.RUNNING
+        unwanted = not waited_for and (deployment is None or deployment.status is not Status.COMPLETED)
+        await store.set_state(conn, runtime.id, state, error or "", warm_seconds if unwanted else None)
+        if not waited_for:
+            return
         healthy = await store.count(conn, runtime.instance_id, runtime.release_id, (RuntimeState.HEALTHY.value,))
         message = (
             f"runtime instance {runtime.id} failed its health check: {error}"

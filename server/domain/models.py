@@ -56,6 +56,7 @@ class EventType(enum.StrEnum):
     FAILED = "FAILED"
     PLAN_STARTED = "PLAN_STARTED"
     PLANNED = "PLANNED"
+    RESUMED = "RESUMED"
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,8 @@ class RuntimeInstance:
     error: str
     create_time: datetime
     update_time: datetime
+    # Which spawn of it this is: a spawn taken over from a dead worker is the next attempt.
+    spawn_attempt: int = 0
 
 
 class PrincipalKind(enum.StrEnum):

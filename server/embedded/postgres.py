@@ -95,6 +95,11 @@ class EmbeddedPostgres:
         return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{self.database}"
 
     @property
+    def log_file(self) -> Path:
+        """The server's log (startup, errors, `deadlock detected`, …)."""
+        return self.data_dir / "server.log"
+
+    @property
     def pid(self) -> int | None:
         """PID of the postmaster while it runs."""
         return self._proc.pid if self._proc is not None else None
@@ -175,7 +180,7 @@ class EmbeddedPostgres:
         argv = [str(install / "bin" / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
         for setting in settings:
             argv += ["-c", setting]
-        with open(self.data_dir / "server.log", "ab") as logfile:
+        with open(self.log_file, "ab") as logfile:
             # A session of its own, so a Ctrl-C meant for the launcher doesn't
             # shut PostgreSQL down before the processes that use it.
             return subprocess.Popen(
@@ -214,7 +219,7 @@ class EmbeddedPostgres:
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
-            return "\n".join((self.data_dir / "server.log").read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no server log)"
 

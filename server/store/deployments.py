@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,6 +130,15 @@ async def first_pending(conn: AsyncConnection, instance_id: str) -> str | None:
     ).scalar()
 
 
+# The run step recorded once the driver step is done (with the PROVISIONED event): a run taken
+# over after it goes on from its runtime instances instead of provisioning again.
+STEP_PROVISIONED = "provisioned"
+
+
+def _lease_until(lease_seconds: float) -> sa.ColumnElement[Any]:
+    return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds)
+
+
 async def start(conn: AsyncConnection, deployment_id: str, lease_owner: str, lease_seconds: float) -> Deployment:
     return await update(
         conn,
@@ -136,9 +146,110 @@ async def start(conn: AsyncConnection, deployment_id: str, lease_owner: str, lea
         {
             "status": Status.RUNNING.value,
             "lease_owner": lease_owner,
-            "lease_expires_at": sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds),
+            "lease_expires_at": _lease_until(lease_seconds),
+            "attempt": 1,
         },
     )
+
+
+@dataclass(frozen=True)
+class Takeover:
+    deployment: Deployment
+    attempt: int
+    run_step: str
+
+
+_TAKE_OVER = (
+    deployments.update()
+    .where(
+        deployments.c.id == sa.bindparam("did"),
+        deployments.c.status == Status.RUNNING.value,
+        sa.or_(deployments.c.lease_owner.is_(None), deployments.c.lease_expires_at < sa.func.now()),
+    )
+    .values(
+        lease_owner=sa.bindparam("owner"),
+        lease_expires_at=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("seconds")),
+        attempt=deployments.c.attempt + 1,
+        update_time=sa.func.now(),
+    )
+    .returning(deployments)
+)
+
+
+async def take_over(conn: AsyncConnection, deployment_id: str, lease_owner: str, lease_seconds: float) -> Takeover | None:
+    """Take the lease of a RUNNING deployment whose worker stopped renewing it; None while it is held."""
+    row = (await conn.execute(_TAKE_OVER, {"did": deployment_id, "owner": lease_owner, "seconds": lease_seconds})).first()
+    if row is None:
+        return None
+    return Takeover(to_deployment(row), row._mapping["attempt"], row._mapping["run_step"])
+
+
+async def hand_back(conn: AsyncConnection, deployment_id: str, lease_owner: str) -> bool:
+    """End our lease now, so that another worker may take the run over at once."""
+    result = await conn.execute(
+        deployments.update()
+        .where(
+            deployments.c.id == deployment_id,
+            deployments.c.status == Status.RUNNING.value,
+            deployments.c.lease_owner == lease_owner,
+        )
+        .values(lease_expires_at=sa.func.now() - sa.text("interval '1 second'"))
+    )
+    return bool(result.rowcount)
+
+
+async def mark_step(conn: AsyncConnection, deployment_id: str, lease_owner: str, step: str) -> bool:
+    result = await conn.execute(
+        deployments.update()
+        .where(
+            deployments.c.id == deployment_id,
+            deployments.c.status == Status.RUNNING.value,
+            deployments.c.lease_owner == lease_owner,
+        )
+        .values(run_step=step)
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Lease:
+    status: Status
+    owner: str | None
+    expired: bool
+    attempt: int
+
+
+_LEASE = sa.select(
+    deployments.c.status,
+    deployments.c.lease_owner,
+    (deployments.c.lease_expires_at < sa.func.now()).label("expired"),
+    deployments.c.attempt,
+).where(deployments.c.id == sa.bindparam("id"))
+
+
+async def lease(conn: AsyncConnection, deployment_id: str) -> Lease | None:
+    """Who runs the deployment; read under the caller's locks (server/store/locking.py)."""
+    row = (await conn.execute(_LEASE, {"id": deployment_id})).first()
+    if row is None:
+        return None
+    return Lease(Status(row.status), row.lease_owner, bool(row.expired), row.attempt)
+
+
+_STALE_PLANS = sa.text(
+    """
+    UPDATE deployments
+    SET plan = plan || jsonb_build_object(
+            'stale', true,
+            'warnings', coalesce(plan->'warnings', '[]'::jsonb) || to_jsonb(CAST(:warning AS text)))
+    WHERE instance_id = :instance_id AND status = 'PROPOSED' AND plan IS NOT NULL
+      AND NOT coalesce((plan->>'stale')::boolean, false)
+    """
+)
+
+
+async def mark_plans_stale(conn: AsyncConnection, instance_id: str, warning: str) -> None:
+    """The instance's planned proposals were planned against what was live before a switch."""
+    await conn.execute(_STALE_PLANS, {"instance_id": instance_id, "warning": warning})
 
 
 async def renew_lease(conn: AsyncConnection, deployment_id: str, lease_owner: str, lease_seconds: float) -> bool:
@@ -149,19 +260,20 @@ async def renew_lease(conn: AsyncConnection, deployment_id: str, lease_owner: st
             deployments.c.status == Status.RUNNING.value,
             deployments.c.lease_owner == lease_owner,
         )
-        .values(lease_expires_at=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds))
+        .values(lease_expires_at=_lease_until(lease_seconds))
     )
     return bool(result.rowcount)
 
 
-async def expired_leases(conn: AsyncConnection, limit: int = 100) -> list[tuple[str, str]]:
-    """(deployment id, instance id) of RUNNING deployments whose worker stopped renewing."""
+async def expired_leases(conn: AsyncConnection, limit: int = 100) -> list[tuple[str, int]]:
+    """(deployment id, attempt) of RUNNING deployments whose worker stopped renewing its lease."""
     rows = await conn.execute(
-        sa.select(deployments.c.id, deployments.c.instance_id)
+        sa.select(deployments.c.id, deployments.c.attempt)
         .where(deployments.c.status == Status.RUNNING.value, deployments.c.lease_expires_at < sa.func.now())
+        .order_by(deployments.c.lease_expires_at)
         .limit(limit)
     )
-    return [(r.id, r.instance_id) for r in rows]
+    return [(r.id, r.attempt) for r in rows]
 
 
 async def stalled_pending(conn: AsyncConnection, older_than_seconds: float, limit: int = 500) -> list[str]:

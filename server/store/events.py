@@ -16,18 +16,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.domain.deployments import TERMINAL
 from server.domain.models import Event, EventType, NewEvent, Status
 from server.store.tables import deployment_events
 
 CHANNEL = "rollout_events"
 MAX_MESSAGE = 1000
 
+# A deployment whose terminal event is recorded takes no more events (`events_closed`): a late
+# result (a spawn that finishes after its deployment FAILED) cannot extend a finished stream.
 _APPEND = sa.text(
     """
     WITH d AS (
-        UPDATE deployments SET event_seq = event_seq + :n WHERE id = :deployment_id RETURNING event_seq
+        UPDATE deployments SET event_seq = event_seq + :n, events_closed = :closes
+        WHERE id = :deployment_id AND NOT events_closed RETURNING event_seq
     ), i AS (
-        UPDATE instances SET event_seq = event_seq + :n WHERE id = :instance_id RETURNING event_seq
+        UPDATE instances SET event_seq = instances.event_seq + :n FROM d
+        WHERE instances.id = :instance_id RETURNING instances.event_seq
     ), rows AS (
         INSERT INTO deployment_events (deployment_id, sequence, organization_id, instance_id,
                                        instance_sequence, type, status, message, progress_done, progress_total)
@@ -66,6 +71,11 @@ def to_event(m: Any) -> Event:
 async def append(
     conn: AsyncConnection, organization_id: str, deployment_id: str, instance_id: str, events: list[NewEvent]
 ) -> list[Event]:
+    """Record the events (with the state change they describe, in the caller's transaction).
+
+    Returns them with their sequences; returns nothing, recording nothing, if the deployment's
+    terminal event is already recorded.
+    """
     rows = await conn.execute(
         _APPEND,
         {
@@ -78,6 +88,7 @@ async def append(
             "messages": [e.message[:MAX_MESSAGE] for e in events],
             "dones": [e.progress_done for e in events],
             "totals": [e.progress_total for e in events],
+            "closes": any(e.status in TERMINAL for e in events),
             "channel": CHANNEL,
         },
     )

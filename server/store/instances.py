@@ -69,10 +69,18 @@ _GET = sa.select(instances, _secret_names, _quarantined).where(
 )
 # Only the instance row: the secret names subquery needs no lock.
 _GET_LOCKED = _GET.with_for_update(of=instances)
+_GET_ANY_ORG = sa.select(instances, _secret_names, _quarantined).where(instances.c.id == sa.bindparam("id"))
+_GET_ANY_ORG_LOCKED = _GET_ANY_ORG.with_for_update(of=instances)
 
 
 async def get(conn: AsyncConnection, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
     row = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": instance_id, "org": organization_id})).first()
+    return to_instance(row) if row else None
+
+
+async def get_any_org(conn: AsyncConnection, instance_id: str, lock: bool = False) -> Instance | None:
+    """For workers, which act on ids they were handed by the control plane itself."""
+    row = (await conn.execute(_GET_ANY_ORG_LOCKED if lock else _GET_ANY_ORG, {"id": instance_id})).first()
     return to_instance(row) if row else None
 
 

@@ -33,6 +33,7 @@ def to_runtime(row: Any) -> RuntimeInstance:
         error=m["error"],
         create_time=m["create_time"],
         update_time=m["update_time"],
+        spawn_attempt=m["spawn_attempt"],
     )
 
 
@@ -42,6 +43,60 @@ async def get(conn: AsyncConnection, runtime_id: str, lock: bool = False) -> Run
         query = query.with_for_update(of=runtime_instances)
     row = (await conn.execute(query)).first()
     return to_runtime(row) if row else None
+
+
+def _lease_until(seconds: float) -> sa.ColumnElement[Any]:
+    return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+async def claim_spawn(conn: AsyncConnection, runtime_id: str, lease_seconds: float) -> RuntimeInstance | None:
+    """Take the spawn of a STARTING runtime instance, unless a live spawner holds it; the next attempt."""
+    taken = await conn.execute(
+        runtime_instances.update()
+        .where(
+            runtime_instances.c.id == runtime_id,
+            runtime_instances.c.state == RuntimeState.STARTING.value,
+            sa.or_(
+                runtime_instances.c.spawn_lease_expires_at.is_(None),
+                runtime_instances.c.spawn_lease_expires_at < sa.func.now(),
+            ),
+        )
+        .values(spawn_attempt=runtime_instances.c.spawn_attempt + 1, spawn_lease_expires_at=_lease_until(lease_seconds))
+    )
+    return await get(conn, runtime_id) if taken.rowcount else None
+
+
+async def renew_spawn(conn: AsyncConnection, runtime_id: str, attempt: int, lease_seconds: float) -> bool:
+    result = await conn.execute(
+        runtime_instances.update()
+        .where(
+            runtime_instances.c.id == runtime_id,
+            runtime_instances.c.state == RuntimeState.STARTING.value,
+            runtime_instances.c.spawn_attempt == attempt,
+        )
+        .values(spawn_lease_expires_at=_lease_until(lease_seconds))
+    )
+    return bool(result.rowcount)
+
+
+async def to_respawn(conn: AsyncConnection, deployment_id: str, unclaimed_seconds: float) -> list[RuntimeInstance]:
+    """STARTING instances of the deployment whose spawn job was lost (never claimed) or whose spawner died."""
+    rows = await conn.execute(
+        sa.select(*_columns)
+        .select_from(_joined)
+        .where(
+            runtime_instances.c.deployment_id == deployment_id,
+            runtime_instances.c.state == RuntimeState.STARTING.value,
+            sa.or_(
+                sa.and_(
+                    runtime_instances.c.spawn_attempt == 0,
+                    runtime_instances.c.create_time < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, unclaimed_seconds),
+                ),
+                runtime_instances.c.spawn_lease_expires_at < sa.func.now(),
+            ),
+        )
+    )
+    return [to_runtime(r) for r in rows]
 
 
 async def count(conn: AsyncConnection, instance_id: str, release_id: str | None, states: tuple[str, ...]) -> int:
@@ -112,10 +167,16 @@ async def schedule_drain(conn: AsyncConnection, instance_id: str, keep_release_i
     )
 
 
-async def set_state(conn: AsyncConnection, runtime_id: str, state: RuntimeState, error: str = "") -> None:
+async def set_state(
+    conn: AsyncConnection, runtime_id: str, state: RuntimeState, error: str = "", drain_after_seconds: float | None = None
+) -> None:
     values: dict[str, Any] = {"state": state.value, "error": error, "update_time": sa.func.now()}
+    if state is not RuntimeState.STARTING:
+        values["spawn_lease_expires_at"] = None
     if state in (RuntimeState.STOPPED, RuntimeState.FAILED):
         values["drain_after"] = None
+    elif drain_after_seconds is not None:
+        values["drain_after"] = _lease_until(drain_after_seconds)
     await conn.execute(runtime_instances.update().where(runtime_instances.c.id == runtime_id).values(**values))
 
 

@@ -111,6 +111,12 @@ deployments = sa.Table(
     # The worker running it holds a lease it renews; an expired lease means the worker died.
     sa.Column("lease_owner", sa.Text, nullable=True),
     sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+    # How many times a worker started running it (a resume after a worker died is one more).
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    # How far the run got, so a resumed run goes on from there: "" or "provisioned".
+    sa.Column("run_step", sa.Text, nullable=False, server_default=""),
+    # Its terminal event is recorded: no event may follow (server/store/events.py).
+    sa.Column("events_closed", sa.Boolean, nullable=False, server_default=sa.false()),
     *_times(),
     sa.Index("ix_deployments_instance_created", "instance_id", "create_time", "id"),
     sa.Index("ix_deployments_last_good", "instance_id", "action", "status", "create_time"),
@@ -162,6 +168,10 @@ runtime_instances = sa.Table(
     # A warm instance of a release switched away from is drained after this time.
     sa.Column("drain_after", sa.DateTime(timezone=True), nullable=True),
     sa.Column("error", sa.Text, nullable=False, server_default=""),
+    # The spawn job that boots it holds a lease like a run's: a dead spawner's lease expires and
+    # the spawn is handed to another worker; only the latest attempt's outcome counts.
+    sa.Column("spawn_attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("spawn_lease_expires_at", sa.DateTime(timezone=True), nullable=True),
     *_times(),
     sa.Index("ix_runtime_instances_instance_release", "instance_id", "release_id", "state"),
     sa.Index("ix_runtime_instances_created", "instance_id", "create_time", "id"),

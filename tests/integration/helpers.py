@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import grpc
 from google.protobuf import field_mask_pb2, struct_pb2
 from google.rpc import error_details_pb2
@@ -14,6 +16,7 @@ from grpc_status import rpc_status
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+from server.store.db import asyncpg_dsn
 
 Stub = api_grpc.RolloutServiceStub
 TERMINAL = {pb.Deployment.STATUS_COMPLETED, pb.Deployment.STATUS_FAILED, pb.Deployment.STATUS_REJECTED}
@@ -136,3 +139,16 @@ def plan(stub: Stub, org: str, deployment_id: str, nth: int = 1) -> pb.Deploymen
             stream.cancel()
             break
     return get(stub, org, deployment_id)
+
+
+def sql(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    """Rows of one query, straight from PostgreSQL: for checking what the API does not show."""
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())

@@ -28,6 +28,7 @@ async def run_job_again(settings: Settings, deployment_id: str) -> None:
         "settings": settings,
         "driver": SimulatedDriver(),
         "worker_id": "test-repeat",
+        "worker_name": "test/repeat",
     }
     try:
         await provision_deployment(ctx, deployment_id)

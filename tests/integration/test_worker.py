@@ -105,7 +105,16 @@ def test_one_deployment_runs_per_instance_in_approval_order(stub: Stub, org: str
     assert started == approved_order
 
 
-def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(stack: Stack, org: str, org_token: str) -> None:
+def _started(stub: Stub, org: str, deployment_id: str) -> None:
+    for event in stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=org, id=deployment_id), timeout=30):
+        if event.type == E.TYPE_STARTED:
+            return
+    raise AssertionError("the deployment never started")
+
+
+def test_a_worker_killed_mid_provision_is_invisible_another_worker_completes_the_run(
+    stack: Stack, org: str, org_token: str
+) -> None:
     # A stack of its own (own queue) so the job lands on the worker this test kills.
     queue = {"ROLLOUT_QUEUE_NAME": f"rollout:test-kill:{org}"}
     _, address = stack.start_server(**queue)
@@ -114,25 +123,29 @@ def test_killed_worker_leaves_nothing_running_and_loses_no_approved_deployment(s
         stub = as_principal(channel, org_token)
         instance = create_instance(stub, org)
         publish(stub, org, "1.0.0")
-        set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 60_000}})
-        stuck = propose(stub, org, instance.id)
+        set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 3_000}})
+        interrupted = propose(stub, org, instance.id)
         set_params(stub, org, instance.id, {})
         queued = propose(stub, org, instance.id)
-        approve(stub, org, stuck.id)
+        approve(stub, org, interrupted.id)
         approve(stub, org, queued.id)
-        for event in stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=org, id=stuck.id), timeout=30):
-            if event.type == E.TYPE_STARTED:
-                break
-        assert get(stub, org, stuck.id).status == S.STATUS_RUNNING
+        _started(stub, org, interrupted.id)
+        assert get(stub, org, interrupted.id).status == S.STATUS_RUNNING
+        generation = _instance(stub, org, instance.id).route_generation
 
         victim.kill(signal.SIGKILL)
         stack.start_worker(**queue)
 
-        lost = wait_done(stub, org, stuck.id, timeout=30)
-        assert lost.status == S.STATUS_FAILED
-        assert "lease expired" in lost.error
-        assert wait_done(stub, org, queued.id, timeout=30).status == S.STATUS_COMPLETED
-        assert _instance(stub, org, instance.id).active_deployment_id == queued.id
+        resumed = wait_done(stub, org, interrupted.id, timeout=60)
+        assert resumed.status == S.STATUS_COMPLETED, resumed.error
+        seen = [e.type for e in events(stub, org, interrupted.id)]
+        assert seen.count(E.TYPE_STARTED) == 1 and seen.count(E.TYPE_RESUMED) == 1
+        assert seen.index(E.TYPE_STARTED) < seen.index(E.TYPE_RESUMED) < seen.index(E.TYPE_SWITCHED)
+        assert seen.count(E.TYPE_SWITCHED) == 1 and seen[-1] == E.TYPE_COMPLETED
+        assert wait_done(stub, org, queued.id, timeout=60).status == S.STATUS_COMPLETED
+        # Each run switched exactly once.
+        after = _instance(stub, org, instance.id)
+        assert (after.active_deployment_id, after.route_generation) == (queued.id, generation + 2)
 
 
 def test_an_approved_deployment_whose_job_never_reaches_a_worker_is_run_by_the_sweeper(

@@ -257,6 +257,7 @@ class DeploymentEvent(_message.Message):
         TYPE_FAILED: _ClassVar[DeploymentEvent.Type]
         TYPE_PLAN_STARTED: _ClassVar[DeploymentEvent.Type]
         TYPE_PLANNED: _ClassVar[DeploymentEvent.Type]
+        TYPE_RESUMED: _ClassVar[DeploymentEvent.Type]
     TYPE_UNSPECIFIED: DeploymentEvent.Type
     TYPE_PROPOSED: DeploymentEvent.Type
     TYPE_APPROVED: DeploymentEvent.Type
@@ -270,6 +271,7 @@ class DeploymentEvent(_message.Message):
     TYPE_FAILED: DeploymentEvent.Type
     TYPE_PLAN_STARTED: DeploymentEvent.Type
     TYPE_PLANNED: DeploymentEvent.Type
+    TYPE_RESUMED: DeploymentEvent.Type
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]

@@ -1,0 +1,334 @@
+"""Faults are never failures (issue #9): killed workers, restarted backends, cancelled calls, racing locks."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+
+from rollout.v1 import resources_pb2 as pb
+from rollout.v1 import rollout_service_pb2 as api
+from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
+from server.migrate import upgrade
+from tests.auth import admin_token, as_principal
+from tests.integration.helpers import (
+    Stub,
+    approve,
+    create_instance,
+    deploy,
+    events,
+    get,
+    instance_of,
+    propose,
+    publish,
+    set_params,
+    sql,
+    wait_done,
+)
+from tests.stack import Stack
+
+S = pb.Deployment
+E = pb.DeploymentEvent
+R = pb.RuntimeInstance
+
+
+def _wait_for(stub: Stub, org: str, deployment_id: str, event_type: int) -> None:
+    request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id)
+    for event in stub.WatchDeployment(request, timeout=60):
+        if event.type == event_type:
+            return
+    raise AssertionError(f"the deployment ended without a {E.Type.Name(event_type)} event")
+
+
+def _runtime(stub: Stub, org: str, instance_id: str) -> list[pb.RuntimeInstance]:
+    request = api.ListRuntimeInstancesRequest(organization_id=org, instance_id=instance_id, page_size=100)
+    return list(stub.ListRuntimeInstances(request).runtime_instances)
+
+
+def test_a_worker_killed_while_spawning_is_resumed_without_provisioning_or_spawning_twice(
+    stack: Stack, org: str, org_token: str
+) -> None:
+    queue = {"ROLLOUT_QUEUE_NAME": f"rollout:test-spawn-kill:{org}"}
+    _, address = stack.start_server(**queue)
+    victim = stack.start_worker(**queue)
+    with grpc.insecure_channel(address) as channel:
+        stub = as_principal(channel, org_token)
+        instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=2)
+        publish(stub, org, "1.0.0")
+        set_params(stub, org, instance.id, {"rollout.simulate": {"spawn_delay_ms": 4_000}})
+        proposal = propose(stub, org, instance.id)
+        approve(stub, org, proposal.id)
+        _wait_for(stub, org, proposal.id, E.TYPE_RUNTIME_PROGRESS)
+
+        victim.kill(signal.SIGKILL)
+        stack.start_worker(**queue)
+
+        done = wait_done(stub, org, proposal.id, timeout=90)
+        assert done.status == S.STATUS_COMPLETED, done.error
+        seen = [e.type for e in events(stub, org, proposal.id)]
+        assert seen.count(E.TYPE_PROVISIONED) == 1, "the resumed run provisioned again"
+        assert seen.count(E.TYPE_RESUMED) == 1
+        spawned = [r for r in _runtime(stub, org, instance.id) if r.deployment_id == proposal.id]
+        assert [r.state for r in spawned] == [R.STATE_HEALTHY] * 2, "spawns were redone or lost"
+
+
+def test_a_redis_restart_while_spawning_does_not_fail_the_deployment(
+    stack: Stack, org: str, org_token: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    redis_server = EmbeddedValkey(tmp_path / "valkey", port=port)
+    redis_url = redis_server.start()
+    try:
+        settings = {"ROLLOUT_REDIS_URL": redis_url, "ROLLOUT_QUEUE_NAME": f"rollout:test-redis-blip:{org}"}
+        _, address = stack.start_server(**settings)
+        stack.start_worker(**settings)
+        with grpc.insecure_channel(address) as channel:
+            stub = as_principal(channel, org_token)
+            instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=2)
+            publish(stub, org, "1.0.0")
+            set_params(stub, org, instance.id, {"rollout.simulate": {"spawn_delay_ms": 1_500}})
+            proposal = propose(stub, org, instance.id)
+            approve(stub, org, proposal.id)
+            _wait_for(stub, org, proposal.id, E.TYPE_RUNTIME_PROGRESS)
+
+            redis_server.stop()
+            time.sleep(2)  # the outage itself, not a wait for state
+            redis_server = EmbeddedValkey(tmp_path / "valkey", port=port)
+            redis_server.start()
+
+            done = wait_done(stub, org, proposal.id, timeout=90)
+            assert done.status == S.STATUS_COMPLETED, done.error
+            spawned = [r for r in _runtime(stub, org, instance.id) if r.deployment_id == proposal.id]
+            assert [r.state for r in spawned] == [R.STATE_HEALTHY] * 2
+    finally:
+        redis_server.stop()
+
+
+def test_a_health_failing_deployment_records_nothing_after_its_failed_event(
+    stub: Stub, org: str, backends: tuple[str, str]
+) -> None:
+    instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=4)
+    publish(stub, org, "1.0.0")
+    set_params(stub, org, instance.id, {"rollout.simulate": {"fail": "health", "spawn_delay_ms": 200}})
+    failed = deploy(stub, org, instance.id)
+    assert failed.status == S.STATUS_FAILED
+    deadline = time.monotonic() + 30
+    while any(r.state == R.STATE_STARTING for r in _runtime(stub, org, instance.id)):
+        assert time.monotonic() < deadline, "spawns never finished"
+        time.sleep(0.1)  # spawns that end after the deployment announce nothing to wait on
+
+    stored = sql(
+        backends[0],
+        "SELECT sequence, type, status FROM deployment_events WHERE deployment_id = $1 ORDER BY sequence",
+        failed.id,
+    )
+    assert stored[-1]["type"] == "FAILED", [tuple(r) for r in stored]
+    assert [r["status"] for r in stored].count("FAILED") == 1
+
+
+def test_no_event_is_recorded_after_a_terminal_one(stub: Stub, org: str, backends: tuple[str, str]) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    proposal = propose(stub, org, instance.id)
+    stub.RejectDeployment(api.RejectDeploymentRequest(organization_id=org, id=proposal.id))
+    # What a late writer would do: the event log of a finished deployment takes nothing more.
+    rows = sql(
+        backends[0],
+        """WITH d AS (UPDATE deployments SET event_seq = event_seq + 1 WHERE id = $1 AND NOT events_closed
+                      RETURNING event_seq) SELECT count(*) AS open FROM d""",
+        proposal.id,
+    )
+    assert rows[0]["open"] == 0
+    assert [e.type for e in events(stub, org, proposal.id)] == [E.TYPE_PROPOSED, E.TYPE_REJECTED]
+
+
+def test_a_postgres_restart_answers_unavailable_and_never_internal(
+    stack: Stack, org: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    pg = EmbeddedPostgres(tmp_path / "pg", port=port, durable=False)
+    url = pg.start()
+    try:
+        upgrade(url)
+        token = admin_token(url, org)
+        server, address = stack.start_server(ROLLOUT_DATABASE_URL=url)
+        with grpc.insecure_channel(address) as channel:
+            stub = as_principal(channel, token)
+            instance = create_instance(stub, org)
+            publish(stub, org, "1.0.0")
+            codes: Counter[str] = Counter()
+            stop = threading.Event()
+
+            def one(n: int) -> None:
+                if n % 3 == 0:
+                    propose(stub, org, instance.id, request_id=f"k-{n}")
+                elif n % 3 == 1:
+                    instance_of(stub, org, instance.id)
+                else:
+                    stub.ListDeployments(api.ListDeploymentsRequest(organization_id=org, instance_id=instance.id), timeout=5)
+
+            def load() -> None:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    try:
+                        one(n)
+                        codes["OK"] += 1
+                    except grpc.RpcError as exc:
+                        codes[exc.code().name] += 1
+                        time.sleep(0.02)
+
+            stream_end: list[str] = []
+
+            def watch() -> None:
+                request = api.WatchInstanceRequest(organization_id=org, id=instance.id)
+                try:
+                    for _ in stub.WatchInstance(request, timeout=60):
+                        pass
+                    stream_end.append("OK")
+                except grpc.RpcError as exc:
+                    stream_end.append(exc.code().name)
+
+            workers = [threading.Thread(target=load) for _ in range(4)] + [threading.Thread(target=watch)]
+            for w in workers:
+                w.start()
+            try:
+                time.sleep(0.5)
+                assert pg.pid is not None
+                os.kill(pg.pid, signal.SIGQUIT)  # immediate shutdown: connections are cut mid-call
+                pg.stop()
+                time.sleep(1)
+                pg = EmbeddedPostgres(tmp_path / "pg", port=port, durable=False)
+                pg.start()
+                deadline = time.monotonic() + 30
+                ok_before = codes["OK"]
+                while codes["OK"] < ok_before + 20:
+                    assert time.monotonic() < deadline, f"no recovery after the restart: {codes}"
+                    time.sleep(0.1)
+            finally:
+                stop.set()
+                for w in workers:
+                    w.join(30)
+        server.stop()
+        # An open watch ends with UNAVAILABLE when its events cannot be read, so the client resumes.
+        assert stream_end == ["UNAVAILABLE"], stream_end
+        assert codes["UNAVAILABLE"] > 0, codes
+        assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
+    finally:
+        pg.stop()
+
+
+def test_conflicting_operations_never_deadlock(stub: Stub, org: str, postgres: EmbeddedPostgres) -> None:
+    log_start = postgres.log_file.stat().st_size
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    deploy(stub, org, instance.id)
+    rng = random.Random(7)
+    approved = []
+
+    def plan(deployment_id: str) -> None:
+        stub.PlanDeployment(api.PlanDeploymentRequest(organization_id=org, id=deployment_id))
+
+    def reject(deployment_id: str) -> None:
+        stub.RejectDeployment(api.RejectDeploymentRequest(organization_id=org, id=deployment_id))
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(12):
+            proposals = [propose(stub, org, instance.id).id for _ in range(6)]
+            list(pool.map(plan, proposals))
+            first, *rest = proposals
+            approved.append(first)
+            jobs = [pool.submit(approve, stub, org, first)]
+            for deployment_id in rest:
+                jobs.append(pool.submit(rng.choice([plan, reject, plan]), deployment_id))
+            for job in jobs:
+                try:
+                    job.result()
+                except grpc.RpcError as exc:
+                    # A proposal rejected before its plan job ran: refused, and nothing else.
+                    assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION, exc
+    for deployment_id in approved:
+        assert wait_done(stub, org, deployment_id).status == S.STATUS_COMPLETED
+    with postgres.log_file.open("rb") as log:
+        log.seek(log_start)
+        assert b"deadlock detected" not in log.read()
+
+
+def test_cancelled_calls_leave_no_half_used_connection(
+    stub: Stub, org: str, stack: Stack, backends: tuple[str, str]
+) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    source = deploy(stub, org, instance.id)
+    rng = random.Random(11)
+
+    def one(n: int, timeout: float) -> None:
+        if n % 3 == 0:
+            stub.ProposeDeployment(api.ProposeDeploymentRequest(organization_id=org, instance_id=instance.id), timeout=timeout)
+        elif n % 3 == 1:
+            request = api.RollbackDeploymentRequest(organization_id=org, id=source.id, request_id=f"r-{n}")
+            stub.RollbackDeployment(request, timeout=timeout)
+        else:
+            stub.GetInstance(api.GetInstanceRequest(organization_id=org, id=instance.id), timeout=timeout)
+
+    for n in range(150):
+        try:
+            # Deadlines short enough to cut calls inside their transaction on the server.
+            one(n, rng.uniform(0.0005, 0.01))
+        except grpc.RpcError as exc:
+            assert exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED), exc
+    # Every pooled connection is clean: a burst of normal calls all succeed.
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: propose(stub, org, instance.id).status, range(40)))
+    assert results == [S.STATUS_PROPOSED] * 40
+    half_done = sql(
+        backends[0],
+        """SELECT count(*) AS n FROM deployments d WHERE d.organization_id = $1
+           AND NOT EXISTS (SELECT 1 FROM deployment_events e WHERE e.deployment_id = d.id)""",
+        org,
+    )
+    assert half_done[0]["n"] == 0
+    for process in stack.processes:
+        text = process.log.read_text(errors="replace")
+        assert "another operation is in progress" not in text, process.log
+        assert "cannot switch to state" not in text, process.log
+
+
+def test_a_run_whose_workers_keep_dying_fails_once_its_attempts_are_used_up(
+    stack: Stack, org: str, tmp_path: Path
+) -> None:
+    # A PostgreSQL of its own: every worker that shares a database may take a run over, and the
+    # session's workers allow more attempts.
+    with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
+        upgrade(pg.url)
+        token = admin_token(pg.url, org)
+        settings = {
+            "ROLLOUT_DATABASE_URL": pg.url,
+            "ROLLOUT_MAX_ATTEMPTS": "1",
+            "ROLLOUT_QUEUE_NAME": f"rollout:test-attempts:{org}",
+        }
+        server, address = stack.start_server(**settings)
+        victim = stack.start_worker(**settings)
+        with grpc.insecure_channel(address) as channel:
+            stub = as_principal(channel, token)
+            instance = create_instance(stub, org)
+            publish(stub, org, "1.0.0")
+            set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 60_000}})
+            proposal = propose(stub, org, instance.id)
+            approve(stub, org, proposal.id)
+            _wait_for(stub, org, proposal.id, E.TYPE_STARTED)
+            victim.kill(signal.SIGKILL)
+            replacement = stack.start_worker(**settings)
+            done = wait_done(stub, org, proposal.id, timeout=60)
+            assert done.status == S.STATUS_FAILED
+            assert "ROLLOUT_MAX_ATTEMPTS=1" in done.error
+            assert get(stub, org, proposal.id).error == done.error
+            replacement.stop()
+            server.stop()
