@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from chaos import plan
 from chaos.calls import Caller, Clock, give_back_cancellation
 from chaos.stack import Process, Stack
+from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 
 RUNNING_ON = """
@@ -44,6 +45,7 @@ class Storm:
     approvals: int = 0
     approve_codes: dict[str, int] = field(default_factory=dict)
     approve_replayed: int = 0
+    approved: bool = False  # the approvals were answered OK with the deployment PENDING
     ran: bool = False
 
 
@@ -130,8 +132,15 @@ class Faults:
             if victim is None:
                 await asyncio.sleep(0.05)
         mid_job = victim is not None
-        if victim is None:
-            victim = self.rng.choice(self.stack.workers())
+        deadline = loop.time() + 60
+        while victim is None:  # nothing ran meanwhile: any worker that is up, once one is
+            ready = self.stack.workers()
+            if ready:
+                victim = self.rng.choice(ready)
+            elif loop.time() > deadline:
+                raise RuntimeError("no worker has been up for a minute")
+            else:
+                await asyncio.sleep(0.1)
         await asyncio.to_thread(victim.kill)
         # The replacement boots while the next fault goes on, as a restarted pod would.
         self._replacements.append(asyncio.create_task(asyncio.to_thread(self.stack.start_worker)))
@@ -189,9 +198,10 @@ class Faults:
             storm.approvals = len(approvals)
             storm.approve_codes = _codes(approvals)
             storm.approve_replayed = sum(a.replayed for a in approvals)
+            storm.approved = any(a.ok and a.response.status == pb.Deployment.STATUS_PENDING for a in approvals)
         storm.ran = True
         return {"rollbacks": storm.rollbacks, "deployments": len(storm.rollback_ids), "approvals": storm.approvals,
-                "worker_killed": killed["pid"], "mid_job": killed["mid_job"]}
+                "worker_killed": killed["pid"], "mid_job": killed["mid_job"], "running": killed["running"]}
 
     # Helpers
 

@@ -42,6 +42,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     killed: bool = False  # by the campaign; an exit without this is a crash
+    ready: bool = False  # a worker that said it started, a server that answered SERVING
 
     @property
     def pid(self) -> int:
@@ -167,6 +168,7 @@ class Stack:
         process = self._spawn(f"server{slot}", "server", self.env(ROLLOUT_LISTEN=address))
         self._serving[slot] = process
         _wait_serving(address, process, lambda: self.stopping)
+        process.ready = True
         return process
 
     def server(self, slot: int) -> Process:
@@ -176,13 +178,17 @@ class Stack:
         process = self._spawn("worker", "workers", self.env())
         deadline = time.monotonic() + _READY_TIMEOUT
         while "started on queue" not in process.log_text():
+            if process.killed:
+                return process  # killed by the campaign while it booted: that is no failure to start
             if not process.alive() or time.monotonic() > deadline or self.stopping:
                 raise RuntimeError(f"worker did not start:\n{process.log_text()[-3000:]}")
             time.sleep(0.05)
+        process.ready = True
         return process
 
     def workers(self) -> list[Process]:
-        return [p for p in self.processes if p.name == "worker" and p.alive()]
+        """Workers that are up (started, not killed)."""
+        return [p for p in self.processes if p.name == "worker" and p.ready and p.alive()]
 
     def crashed(self) -> list[Process]:
         """Servers and workers that exited although the campaign did not kill them."""

@@ -35,7 +35,7 @@ HOLDS = [
 KNOWN_BROKEN = {
     "failed by a fault": "issue #9 (1): a SIGKILLed worker's deployment FAILS 'lease expired' instead of resuming",
     "INTERNAL or UNKNOWN answers": "issue #9 (2): a PostgreSQL restart answers INTERNAL (CannotConnectNowError)",
-    "`deadlock detected` in logs": "issue #9 (3): the switch and reject/plan take their locks in opposite orders",
+    "`deadlock detected` in logs": "issue #9 (3): the worker's switch and approve/reject/plan lock rows in opposite orders",
     "events after a terminal event": "issue #9 (4): finish_spawn appends events to a FAILED deployment",
 }
 
