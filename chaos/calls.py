@@ -48,7 +48,7 @@ class Codes:
         self.final[method][code.name] += 1
         if code in BAD:
             during = self.phase()
-            self.bad_during[during.split(" (")[0] if "under way" in during else "another moment"] += 1
+            self.bad_during[during.split(" (")[0]] += 1
             if len(self.bad_samples) < 100:
                 self.bad_samples.append({
                     "t": round(self.clock(), 2), "method": method, "code": code.name,

@@ -114,6 +114,9 @@ def _outcomes(result: Result, deployments: dict[str, Any], ledger: Ledger, inter
         failed_as_injected=len(expected), failed_by_fault=len(by_fault),
         failed_by_fault_causes={cause: len(ids) for cause, ids in sorted(causes.items(), key=lambda c: -len(c[1]))},
     )
+    # Failed by a fault although no killed worker was running them when it was killed.
+    elsewhere = [r["id"] for r in by_fault if r["id"] not in set(interrupted)]
+    result.figures["failed_by_fault_not_on_a_killed_worker"] = len(elsewhere)
     result.check("approved deployments lost", len(lost), not lost)
     result.check("stuck RUNNING or PENDING", len(stuck), not stuck)
     result.check("failed by a fault", len(by_fault), not by_fault)
@@ -125,7 +128,8 @@ def _outcomes(result: Result, deployments: dict[str, Any], ledger: Ledger, inter
     result.evidence.update(
         approvals_answered_with_an_error=dict(list(unanswered.items())[:20]),
         lost=lost[:20], stuck=[(d, deployments[d]["status"]) for d in stuck[:20]],
-        failed_by_fault={cause: ids[:5] for cause, ids in causes.items()},
+        failed_by_fault={cause: ids[:50] for cause, ids in causes.items()},
+        failed_by_fault_not_on_a_killed_worker=elsewhere[:50],
         interrupted_by_worker_kills={
             d: f"{deployments[d]['status']} {deployments[d]['error']}".strip() for d in interrupted if d in deployments
         },

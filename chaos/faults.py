@@ -25,6 +25,7 @@ from chaos.stack import Process, Stack
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 
+NO_FAULT = "no fault under way"
 RUNNING_ON = """
     SELECT id::text, lease_owner FROM deployments
     WHERE status = 'RUNNING' AND lease_owner IS NOT NULL AND organization_id = ANY($1::text[])
@@ -68,13 +69,12 @@ class Faults:
         self._last: tuple[str, float] | None = None
 
     def phase(self) -> str:
-        """The fault under way, or the last one and how long ago it ended: context for a bad answer."""
+        """The fault under way (or that ended less than 5 s ago): context for a bad answer."""
         if self.current:
             return f"{self.current} (under way)"
-        if self._last is None:
-            return "before any fault"
-        name, ended = self._last
-        return f"{self.clock() - ended:.1f}s after {name}"
+        if self._last is not None and self.clock() - self._last[1] < 5:
+            return f"{self._last[0]} (ended {self.clock() - self._last[1]:.1f}s before)"
+        return NO_FAULT
 
     def say(self, message: str) -> None:
         print(f"[{self.clock():6.1f}s] {message}", file=sys.stderr, flush=True)
