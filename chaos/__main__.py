@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -53,10 +54,11 @@ def start(stack: Stack, workers: int) -> dict[str, str]:
     stack.start_backends()
     upgrade(stack.database_url)
     tokens = admin_tokens(stack.database_url, ORGANIZATIONS)
-    for slot in range(SERVERS):
-        stack.start_server(slot)
-    for _ in range(workers):
-        stack.start_worker()
+    with ThreadPoolExecutor(SERVERS + workers) as pool:  # they boot side by side
+        started = [pool.submit(stack.start_server, slot) for slot in range(SERVERS)]
+        started += [pool.submit(stack.start_worker) for _ in range(workers)]
+        for future in started:
+            future.result()
     say(f"servers at {', '.join(stack.addresses)}; {workers} workers")
     return tokens
 
@@ -196,10 +198,6 @@ def _copy_logs(stack: Stack, out: Path) -> None:
         shutil.copy(stack.postgres_log, target / "postgres.log")
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -218,9 +216,14 @@ def main() -> int:
     workdir.chmod(0o755)  # as root, PostgreSQL runs as nobody and keeps its data in here
     stack = Stack(workdir, servers=SERVERS)
     atexit.register(stack.stop_all)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        stack.stopping = True  # threads starting processes give up
+        raise KeyboardInterrupt
+
+    for sig in _STOP_SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:
-            signal.signal(sig, _interrupt)  # KeyboardInterrupt, like Ctrl-C, while setting up
+            signal.signal(sig, interrupt)  # while setting up; the campaign installs its own
     code = 2
     try:
         tokens = start(stack, sizes.workers)

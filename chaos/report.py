@@ -18,7 +18,7 @@ def table(run: dict[str, Any], result: Result) -> str:
     mid_job = sum(1 for x in run["faults"] if x.get("mid_job"))
     lines = [
         f"rollout chaos campaign: seed {run['seed']}, {run['load_seconds']:.0f}s of load, {run['clients']} clients, "
-        f"{run['servers']} servers, {run['workers']} workers; {run['seconds']:.0f}s in all",
+        f"{run['servers']} servers, {run['workers']} workers; figures {run['seconds']:.0f}s after the start",
         "faults: " + ", ".join(f"{kind} ×{n}" for kind, n in sorted(faults.items()))
         + f" ({mid_job} worker kills caught a deployment RUNNING)",
         f"calls: {f['calls']:,}; retried attempts: {_pairs(f['retried_attempts']) or 'none'}; "

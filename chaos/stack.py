@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Stack:
     processes: list[Process] = field(default_factory=list)  # every one ever started, in order
     _serving: dict[int, Process] = field(default_factory=dict)  # server slot -> process
     stopping: bool = False  # set on interruption: waits give up, nothing new starts
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # processes start from several threads
 
     # Backends
 
@@ -150,17 +152,18 @@ class Stack:
         return env
 
     def _spawn(self, name: str, module: str, env: dict[str, str]) -> Process:
-        if self.stopping:
-            raise RuntimeError("the stack is stopping")
-        log = self.workdir / f"{name}-{len(self.processes)}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-        process = Process(name, popen, log)
-        self.processes.append(process)
-        return process
+        with self._lock:
+            if self.stopping:
+                raise RuntimeError("the stack is stopping")
+            log = self.workdir / f"{name}-{len(self.processes)}.log"
+            with log.open("wb") as out:
+                popen = subprocess.Popen(
+                    [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )
+            process = Process(name, popen, log)
+            self.processes.append(process)
+            return process
 
     def start_server(self, slot: int) -> Process:
         """The server of `slot`, always on the same address; returns once it reports SERVING."""
@@ -196,7 +199,8 @@ class Stack:
 
     def stop_all(self) -> None:
         """Stop everything this stack started (idempotent; safe from atexit and after Ctrl-C)."""
-        self.stopping = True
+        with self._lock:
+            self.stopping = True
         for process in reversed(self.processes):
             if process.alive():
                 process.killed = True  # stopped on purpose: not a crash
