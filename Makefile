@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PROTOS := $(wildcard protos/rollout/v1/*.proto)
 
-.PHONY: run test unit lint gen gen-check bench clean
+.PHONY: run test unit lint gen gen-check bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check server workers bench tests tools migrations
+	$(VENV)/bin/ruff check server workers bench chaos tests tools migrations
 	$(PY) -m mypy
 
 ## Regenerate the committed Python code from protos/.
@@ -44,6 +44,10 @@ gen-check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+## The fault campaign (issue #9): kills and restarts under load, then the invariants. ~4 minutes.
+chaos: $(STAMP)
+	$(PY) -m chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache
