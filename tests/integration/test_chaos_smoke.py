@@ -1,8 +1,7 @@
 """The fault campaign keeps working: CI runs `python -m chaos --short` and reads its JSON (issue #9).
 
-What holds on main today is asserted. What main is known to break under
-faults is in KNOWN_BROKEN, as non-strict xfails: once the fixes of issue #9
-land, move each name to HOLDS so it becomes a hard assert.
+Every invariant must hold under the short campaign's faults (worker and
+server kills, PostgreSQL and Valkey restarts, a key storm).
 """
 
 from __future__ import annotations
@@ -19,9 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(420)
 
-HOLDS = [
+INVARIANTS = [
     "approved deployments lost",
     "stuck RUNNING or PENDING",
+    "failed by a fault",
+    "events after a terminal event",
     "stored event sequences with holes",
     "terminal status without its terminal event",
     "active deployment ≠ last completed",
@@ -30,14 +31,10 @@ HOLDS = [
     "stream gaps",
     "stream events seen twice",
     "audit chain intact",
+    "INTERNAL or UNKNOWN answers",
+    "`deadlock detected` in logs",
     "process crashes",
 ]
-KNOWN_BROKEN = {
-    "failed by a fault": "issue #9 (1): a SIGKILLed worker's deployment FAILS 'lease expired' instead of resuming",
-    "INTERNAL or UNKNOWN answers": "issue #9 (2): a PostgreSQL restart answers INTERNAL (CannotConnectNowError)",
-    "`deadlock detected` in logs": "issue #9 (3): the worker's switch and approve/reject/plan lock rows in opposite orders",
-    "events after a terminal event": "issue #9 (4): finish_spawn appends events to a FAILED deployment",
-}
 
 
 @pytest.fixture(scope="module")
@@ -65,21 +62,13 @@ def test_the_campaign_ran_its_faults_under_load_and_printed_the_figures(campaign
     assert figures["calls"] > 100 and figures["approved"] > 10 and figures["watches"] > 0
     assert 0 < figures["approved_terminal"] <= figures["approved"]
     assert figures["storm"]["rollbacks"] > 1 and figures["storm"]["approvals"] > 1
-    assert set(HOLDS) | set(KNOWN_BROKEN) == set(campaign["invariants"])
+    assert set(INVARIANTS) == set(campaign["invariants"])
     for name in campaign["invariants"]:
         assert name in campaign["stdout"]
     assert "client codes by method" in campaign["stdout"]
 
 
-@pytest.mark.parametrize("name", HOLDS)
+@pytest.mark.parametrize("name", INVARIANTS)
 def test_invariant_holds(campaign: dict[str, Any], name: str) -> None:
     invariant = campaign["invariants"][name]
     assert invariant["ok"], (name, invariant, campaign["evidence"])
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason)) for name, reason in KNOWN_BROKEN.items()]
-)
-def test_invariant_known_broken_on_main(campaign: dict[str, Any], name: str) -> None:
-    invariant = campaign["invariants"][name]
-    assert invariant["ok"], (name, invariant)
