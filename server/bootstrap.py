@@ -9,7 +9,6 @@ file holds a token that still works. `make run` calls it on every start.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import sys
 import uuid
@@ -22,6 +21,7 @@ from server.app.identity import new_token
 from server.authz import ADMINS_POLICY
 from server.domain.audit import AuditEntry
 from server.domain.models import PrincipalKind
+from server.domain.tokens import hash_token
 from server.store import audit as audit_store
 from server.store import identity as store
 from server.store.db import create_engine
@@ -68,7 +68,7 @@ async def create_admin(
 
 async def _still_valid(engine: AsyncEngine, token: str) -> bool:
     async with engine.connect() as conn:
-        found = await store.by_token(conn, hashlib.sha256(token.encode()).hexdigest())
+        found = await store.by_token(conn, hash_token(token))
     return found is not None and not (found.expired or found.revoked or found.principal.disabled)
 
 

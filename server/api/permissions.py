@@ -6,18 +6,9 @@ missing here.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class Scope(enum.Enum):
-    ORGANIZATION = "organization"  # the caller's organization
-    INSTANCE = "instance"  # the instance named by `field`
-    DEPLOYMENT = "deployment"  # the instance of the deployment named by `field`
-    RELEASE = "release"  # the release named by `field`
-    NEW_INSTANCE = "new_instance"  # the instance the request would create
-    NEW_RELEASE = "new_release"  # the release the request would publish
-    EACH_INSTANCE = "each_instance"  # list results are filtered to the instances allowed
+from server.app.access import Scope
 
 
 @dataclass(frozen=True)

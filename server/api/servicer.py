@@ -1,328 +1,120 @@
-"""RolloutService: validate the request, call one use case, convert the result.
+"""RolloutService: every RPC runs its declaration in server/api/rpcs.py the same way.
 
-Status codes are never chosen here: errors go through server/api/errors.py.
-Mutating RPCs run through `mutate` (idempotency key + audit record).
+Admit (authenticate, validate, authorize: server/api/guard.py) → run the use
+case → encode the result. A mutation runs through its idempotency key and
+the audit log (server/app/mutation.py). Status codes are never chosen here:
+every exception becomes a status in server/api/errors.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from rollout.v1 import resources_pb2 as pb
-from rollout.v1 import rollout_service_pb2 as api
-from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from server.api import convert, requests
-from server.api.calls import Context, mutate, stream, unary
-from server.api.admin import AdminRpcs
-from server.api.guard import Guard, may_read
-from server.app import audit, deployments, instances, releases, runtime, watch
+import grpc
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from rollout.v1 import rollout_service_pb2
+from server.api import guard
+from server.api.errors import to_status
+from server.api.handlers import Malformed
+from server.api.rpcs import RPCS, Mutation, Query, Stream
+from server.app import mutation
+from server.app.access import Access
 from server.app.context import Caller, Services
 from server.app.event_hub import EventHub
-from server.domain.audit import AuditEntry
+from server.domain.errors import invalid
+
+SERVICE = rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"]
+REPLAYED_HEADER = "idempotent-replayed"
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class RolloutServicer(AdminRpcs, api_grpc.RolloutServiceServicer):
+def fingerprint(request: Message) -> str:
+    """The request without its idempotency key, hashed: same key + same request = same fingerprint."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    if "request_id" in copy.DESCRIPTOR.fields_by_name:
+        copy.ClearField("request_id")
+    body = copy.SerializeToString(deterministic=True)
+    return hashlib.sha256(copy.DESCRIPTOR.full_name.encode() + b"\0" + body).hexdigest()
+
+
+class RolloutServicer:
+    """One attribute per RPC, named like it, built from its declaration."""
+
     def __init__(self, services: Services, hub: EventHub) -> None:
         self.svc = services
         self.hub = hub
-        self.guard = Guard(services)
+        self.access = Access(services)
+        for method in SERVICE.methods:
+            rpc = RPCS[method.name]
+            response: type[Message] = GetMessageClass(method.output_type)
+            if isinstance(rpc, Stream):
+                handler: Callable[..., Any] = self._stream(method.name, rpc)
+            elif isinstance(rpc, Mutation):
+                handler = self._unary(method.name, rpc.validate, self._mutation(rpc, response))
+            else:
+                handler = self._unary(method.name, rpc.validate, self._query(rpc))
+            setattr(self, method.name, handler)
 
-    # Instances
+    async def _admit(self, method: str, validate: Callable[[Any], Any], request: Any, context: Context) -> Any:
+        if isinstance(request, Malformed):
+            raise invalid("request", f"is not a valid {request.type_name} message")
+        return await guard.admit(self.access, method, request, context, validate)
 
-    @unary(requests.create_instance)
-    async def CreateInstance(
-        self, request: api.CreateInstanceRequest, context: Context, who: Caller, fields: Any
-    ) -> pb.Instance:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("instance.create", "instances"),
-            lambda conn, who: instances.create(conn, self.svc, who, fields),
-            convert.instance,
-            pb.Instance,
-        )
+    def _unary(
+        self, method: str, validate: Callable[[Any], Any], run: Callable[[Any, Context, Caller, Any], Awaitable[Message]]
+    ) -> Callable[[Any, Context], Awaitable[Message]]:
+        async def handle(request: Any, context: Context) -> Message:
+            try:
+                who, parsed = await self._admit(method, validate, request, context)
+                return await run(request, context, who, parsed)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await context.abort_with_status(to_status(exc))
+                raise  # unreachable: abort_with_status raises
 
-    @unary(requests.named)
-    async def GetInstance(
-        self, request: api.GetInstanceRequest, context: Context, who: Caller, _: object
-    ) -> pb.Instance:
-        return convert.instance(await instances.get(self.svc, who, request.id))
+        return handle
 
-    @unary(requests.listing)
-    async def ListInstances(
-        self, request: api.ListInstancesRequest, context: Context, who: Caller, _: object
-    ) -> api.ListInstancesResponse:
-        rows, token = await instances.list_page(
-            self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
-        )
-        # Listing needs no grant of its own; it shows only the instances the caller may read.
-        visible = [i for i in rows if may_read(who, i)]
-        return api.ListInstancesResponse(instances=[convert.instance(i) for i in visible], next_page_token=token)
+    def _stream(self, method: str, rpc: Stream) -> Callable[[Any, Context], AsyncIterator[Message]]:
+        async def handle(request: Any, context: Context) -> AsyncIterator[Message]:
+            try:
+                who, parsed = await self._admit(method, rpc.validate, request, context)
+                async for item in rpc.run(self.svc, self.hub, who, request, parsed):
+                    yield rpc.encode(item)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await context.abort_with_status(to_status(exc))
 
-    @unary(requests.update_instance)
-    async def UpdateInstance(
-        self, request: api.UpdateInstanceRequest, context: Context, who: Caller, changes: Any
-    ) -> pb.Instance:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("instance.update", f"instances/{request.id}"),
-            lambda conn, who: instances.update(conn, self.svc, who, request.id, changes),
-            convert.instance,
-            pb.Instance,
-        )
+        return handle
 
-    @unary(requests.set_secrets)
-    async def SetInstanceSecrets(
-        self, request: api.SetInstanceSecretsRequest, context: Context, who: Caller, parsed: Any
-    ) -> pb.Instance:
-        secrets, remove = parsed
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("instance.set_secrets", f"instances/{request.id}"),
-            lambda conn, who: instances.set_secrets(conn, self.svc, who, request.id, secrets, remove),
-            convert.instance,
-            pb.Instance,
-        )
+    def _query(self, rpc: Query) -> Callable[[Any, Context, Caller, Any], Awaitable[Message]]:
+        async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
+            return rpc.encode(await rpc.run(self.svc, who, request, parsed))
 
-    # Releases
+        return run
 
-    @unary(requests.publish_release)
-    async def PublishRelease(
-        self, request: api.PublishReleaseRequest, context: Context, who: Caller, parsed: Any
-    ) -> pb.Release:
-        fields, content = parsed
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("release.publish", "releases"),
-            lambda conn, who: releases.publish(conn, self.svc, who, fields, content),
-            convert.release,
-            pb.Release,
-        )
+    def _mutation(self, rpc: Mutation, response: type[Message]) -> Callable[[Any, Context, Caller, Any], Awaitable[Message]]:
+        async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
+            done = await mutation.execute(
+                self.svc,
+                who,
+                mutation.Request(
+                    request.DESCRIPTOR.full_name,
+                    fingerprint(request),
+                    rpc.action,
+                    lambda result: rpc.resource(request, parsed, result),
+                ),
+                lambda conn: rpc.run(conn, self.svc, who, request, parsed),
+                lambda result: rpc.encode(result).SerializeToString(),
+            )
+            if done.replayed:
+                await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
+            return response.FromString(done.response)
 
-    @unary(requests.named)
-    async def GetRelease(self, request: api.GetReleaseRequest, context: Context, who: Caller, _: object) -> pb.Release:
-        return convert.release(await releases.get(self.svc, who, request.id))
-
-    @unary(requests.listing)
-    async def ListReleases(
-        self, request: api.ListReleasesRequest, context: Context, who: Caller, _: object
-    ) -> api.ListReleasesResponse:
-        rows, token = await releases.list_page(
-            self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
-        )
-        return api.ListReleasesResponse(releases=[convert.release(r) for r in rows], next_page_token=token)
-
-    @unary(requests.named)
-    async def ArchiveRelease(
-        self, request: api.ArchiveReleaseRequest, context: Context, who: Caller, _: object
-    ) -> pb.Release:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("release.archive", f"releases/{request.id}"),
-            lambda conn, who: releases.archive(conn, self.svc, who, request.id),
-            convert.release,
-            pb.Release,
-        )
-
-    @unary(requests.named)
-    async def DeleteReleaseArtifact(
-        self, request: api.DeleteReleaseArtifactRequest, context: Context, who: Caller, _: object
-    ) -> pb.Release:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("release.delete_artifact", f"releases/{request.id}"),
-            lambda conn, who: releases.delete_artifact(conn, self.svc, who, request.id),
-            convert.release,
-            pb.Release,
-        )
-
-    # Deployments
-
-    @unary(requests.propose)
-    async def ProposeDeployment(
-        self, request: api.ProposeDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.propose", f"instances/{request.instance_id}"),
-            lambda conn, who: deployments.propose(
-                conn, self.svc, who, request.instance_id, request.bundle_release_id, request.message
-            ),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(lambda r: requests.with_text(r, "message"))
-    async def DecommissionInstance(
-        self, request: api.DecommissionInstanceRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.decommission", f"instances/{request.id}"),
-            lambda conn, who: deployments.decommission(conn, self.svc, who, request.id, request.message),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(requests.named)
-    async def RollbackDeployment(
-        self, request: api.RollbackDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.rollback", f"deployments/{request.id}"),
-            lambda conn, who: deployments.rollback(conn, self.svc, who, request.id),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(requests.named)
-    async def PlanDeployment(
-        self, request: api.PlanDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.plan", f"deployments/{request.id}"),
-            lambda conn, who: deployments.request_plan(conn, self.svc, who, request.id),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(requests.named)
-    async def ApproveDeployment(
-        self, request: api.ApproveDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.approve", f"deployments/{request.id}"),
-            lambda conn, who: deployments.approve(conn, self.svc, who, request.id),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(lambda r: requests.with_text(r, "reason"))
-    async def RejectDeployment(
-        self, request: api.RejectDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return await mutate(
-            self.svc,
-            request,
-            context,
-            who,
-            AuditEntry("deployment.reject", f"deployments/{request.id}"),
-            lambda conn, who: deployments.reject(conn, self.svc, who, request.id, request.reason),
-            convert.deployment,
-            pb.Deployment,
-        )
-
-    @unary(requests.named)
-    async def GetDeployment(
-        self, request: api.GetDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> pb.Deployment:
-        return convert.deployment(await deployments.get(self.svc, who, request.id))
-
-    @unary(lambda r: requests.listing(r, parent="instance_id"))
-    async def ListDeployments(
-        self, request: api.ListDeploymentsRequest, context: Context, who: Caller, _: object
-    ) -> api.ListDeploymentsResponse:
-        rows, token = await deployments.list_page(
-            self.svc,
-            who,
-            request.instance_id,
-            request.filter,
-            request.order_by,
-            request.page_size,
-            request.page_token,
-        )
-        return api.ListDeploymentsResponse(deployments=[convert.deployment(d) for d in rows], next_page_token=token)
-
-    @unary(lambda r: requests.listing(r, parent="instance_id"))
-    async def ListRuntimeInstances(
-        self, request: api.ListRuntimeInstancesRequest, context: Context, who: Caller, _: object
-    ) -> api.ListRuntimeInstancesResponse:
-        rows, token = await runtime.list_page(
-            self.svc,
-            who,
-            request.instance_id,
-            request.filter,
-            request.order_by,
-            request.page_size,
-            request.page_token,
-        )
-        return api.ListRuntimeInstancesResponse(
-            runtime_instances=[convert.runtime_instance(r) for r in rows], next_page_token=token
-        )
-
-    # Audit
-
-    @unary(requests.listing)
-    async def ListAuditEvents(
-        self, request: api.ListAuditEventsRequest, context: Context, who: Caller, _: object
-    ) -> api.ListAuditEventsResponse:
-        rows, token = await audit.list_page(
-            self.svc, who, request.filter, request.order_by, request.page_size, request.page_token
-        )
-        return api.ListAuditEventsResponse(audit_events=[convert.audit_event(r) for r in rows], next_page_token=token)
-
-    @unary(requests.organization_only)
-    async def VerifyAuditChain(
-        self, request: api.VerifyAuditChainRequest, context: Context, who: Caller, _: object
-    ) -> api.VerifyAuditChainResponse:
-        check = await audit.verify_chain(self.svc, who)
-        return api.VerifyAuditChainResponse(
-            intact=check.first_broken_id is None,
-            checked=check.checked,
-            first_broken_id=check.first_broken_id or "",
-            detail=check.detail,
-        )
-
-    # Progress streams
-
-    @stream(lambda r: requests.watch(r, "after_sequence"))
-    async def WatchDeployment(
-        self, request: api.WatchDeploymentRequest, context: Context, who: Caller, _: object
-    ) -> AsyncIterator[pb.DeploymentEvent]:
-        events = watch.deployment_events(self.svc, self.hub, who, request.id, request.after_sequence)
-        async for event in events:
-            yield convert.event(event)
-
-    @stream(lambda r: requests.watch(r, "after_instance_sequence"))
-    async def WatchInstance(
-        self, request: api.WatchInstanceRequest, context: Context, who: Caller, _: object
-    ) -> AsyncIterator[pb.DeploymentEvent]:
-        events = watch.instance_events(self.svc, self.hub, who, request.id, request.after_instance_sequence)
-        async for event in events:
-            yield convert.event(event)
+        return run

@@ -20,7 +20,7 @@ class Caller:
     principal_kind: str = "user"
     request_id: str = ""
     attribution: str = ""
-    # The authenticated principal and the organization's compiled policies (server/api/guard.py).
+    # The authenticated principal and the organization's compiled policies (server/app/access.py).
     principal: Principal | None = None
     policies: Any = None
 

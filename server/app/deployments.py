@@ -9,16 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.app.mutation import Change
-from server.domain.audit import AuditEntry
+from server.domain.audit import ActiveMove
 from server.app.releases import to_release
 from server.domain import listing
 from server.domain import releases as release_rules
 from server.domain import snapshot
 from server.domain import approvals as approval_rules
 from server.domain import rollback as rollback_rules
-from server.domain.deployments import Transition, next_status, require_proposed
+from server.domain import deployments as transitions
 from server.domain.errors import NotFound
-from server.domain.models import Action, Deployment, EventType, Instance, NewEvent, Release, Status
+from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.store import deployments as store
 from server.store import events
 from server.store import identity as identity_store
@@ -77,6 +77,7 @@ async def _insert_proposal(
     message: str,
     rollback_of: Deployment | None = None,
 ) -> Deployment:
+    step = transitions.proposed(message, caller.principal_id)
     deployment = await store.insert(
         conn,
         {
@@ -84,7 +85,7 @@ async def _insert_proposal(
             "organization_id": caller.organization_id,
             "instance_id": instance.id,
             "action": action.value,
-            "status": Status.PROPOSED.value,
+            "status": step.status.value,
             "params": snap.params if snap else {},
             "md_metadata": snap.md_metadata if snap else snapshot.md_metadata(instance),
             "connection_params": snap.connection_params if snap else {},
@@ -97,35 +98,17 @@ async def _insert_proposal(
             "rollback_of_version": rollback_of.version if rollback_of else None,
         },
     )
-    await events.append(
-        conn,
-        caller.organization_id,
-        deployment.id,
-        instance.id,
-        [NewEvent(EventType.PROPOSED, Status.PROPOSED, f"{message} — proposed by {caller.principal_id}")],
-    )
+    await events.append(conn, caller.organization_id, deployment.id, instance.id, step.events)
     return deployment
 
 
-async def _active_release(conn: AsyncConnection, instance: Instance) -> str | None:
-    if instance.active_deployment_id is None:
-        return None
-    active = await store.get_any_org(conn, instance.active_deployment_id)
-    return active.bundle_release_id if active else None
-
-
-async def _entry(
-    conn: AsyncConnection, action: str, instance: Instance, deployment: Deployment, moves_active: bool = False
-) -> AuditEntry:
-    """The audit entry; for changes that aim to move the active deployment, from what to what."""
-    if not moves_active:
-        return AuditEntry(action, f"deployments/{deployment.id}")
-    return AuditEntry(
-        action,
-        f"deployments/{deployment.id}",
+async def _moves(conn: AsyncConnection, instance: Instance, deployment: Deployment) -> ActiveMove:
+    """For a change that aims to make `deployment` active: from what to what."""
+    active = await store.get_any_org(conn, instance.active_deployment_id) if instance.active_deployment_id else None
+    return ActiveMove(
         previous_deployment_id=instance.active_deployment_id,
         new_deployment_id=deployment.id,
-        previous_release_id=await _active_release(conn, instance),
+        previous_release_id=active.bundle_release_id if active else None,
         new_release_id=deployment.bundle_release_id,
     )
 
@@ -144,7 +127,7 @@ async def propose(
     proposal = await _insert_proposal(
         conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"
     )
-    return Change(proposal, await _entry(conn, "deployment.propose", instance, proposal))
+    return Change(proposal)
 
 
 async def decommission(
@@ -152,101 +135,70 @@ async def decommission(
 ) -> Change[Deployment]:
     instance = await _instance(conn, caller, instance_id, lock=True)
     proposal = await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
-    return Change(proposal, await _entry(conn, "deployment.decommission", instance, proposal))
+    return Change(proposal)
 
 
 async def rollback(conn: AsyncConnection, svc: Services, caller: Caller, source_id: str) -> Change[Deployment]:
     """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
     instance, source = await _lock(conn, caller, source_id)
-    release_row = (
-        await release_store.get(conn, caller.organization_id, source.bundle_release_id)
-        if source.bundle_release_id
-        else None
-    )
-    release = to_release(release_row, svc.artifacts) if release_row else None
+    release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None
     rollback_rules.check_source(source, release, instance)
     snap = rollback_rules.snapshot(source, instance)
     proposal = await _insert_proposal(
         conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source), rollback_of=source
     )
-    return Change(proposal, await _entry(conn, "deployment.rollback", instance, proposal, moves_active=True))
+    return Change(proposal, await _moves(conn, instance, proposal))
 
 
 async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """Hands planning to a worker; the plan arrives on the deployment and as a PLANNED event."""
     _, current = await _lock(conn, caller, deployment_id)
-    require_proposed(current.status, "planned")
-    [started] = await events.append(
-        conn,
-        caller.organization_id,
-        deployment_id,
-        current.instance_id,
-        [NewEvent(EventType.PLAN_STARTED, current.status, f"plan requested by {caller.principal_id}")],
-    )
+    step = transitions.plan_requested(current.status, caller.principal_id)
+    [started] = await events.append(conn, caller.organization_id, deployment_id, current.instance_id, step.events)
 
     async def enqueue() -> None:
         await svc.queue.enqueue_plan(deployment_id, started.sequence)
 
-    return Change(current, AuditEntry("deployment.plan", f"deployments/{deployment_id}"), [enqueue])
+    return Change(current, after_commit=[enqueue])
 
 
 async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """One approval. The deployment becomes PENDING (and is handed to a worker) once the
-    environment's approval rule has enough distinct approvers (issue #5, separation of duties)."""
+    environment's approval rule has enough distinct approvers (separation of duties)."""
     instance, current = await _lock(conn, caller, deployment_id)
-    status = next_status(current.status, Transition.APPROVE)
+    transitions.require_proposed(current.status, "approved")
     rule = approval_rules.rule_for(instance.environment, await identity_store.rules(conn, caller.organization_id))
     tally = approval_rules.approve(
         rule, current.proposed_by, caller.principal_id, await identity_store.approvers(conn, deployment_id)
     )
+    step = transitions.approve(current.status, caller.principal_id, tally)
     await identity_store.record_approval(conn, deployment_id, caller.principal_id)
-    entry = await _entry(conn, "deployment.approve", instance, current, moves_active=True)
-    if not tally.reached:
-        await events.append(
-            conn,
-            caller.organization_id,
-            deployment_id,
-            current.instance_id,
-            [
-                NewEvent(
-                    EventType.APPROVED,
-                    current.status,
-                    f"approval {tally.approvals} of {tally.required} by {caller.principal_id}",
-                    tally.approvals,
-                    tally.required,
-                )
-            ],
-        )
-        return Change(current, entry)
-    approved = await store.approve(conn, deployment_id, caller.principal_id)
-    detail = f"approved by {caller.principal_id}"
-    if tally.required > 1:
-        detail = f"approval {tally.approvals} of {tally.required} by {caller.principal_id}: approved"
-    await events.append(
-        conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.APPROVED, status, detail)]
-    )
+    moves = await _moves(conn, instance, current)
+    approved = current
+    if step.status is not current.status:
+        approved = await store.approve(conn, deployment_id, caller.principal_id)
+    await events.append(conn, caller.organization_id, deployment_id, current.instance_id, step.events)
+    if approved is current:
+        return Change(current, moves)
 
     async def enqueue() -> None:
         await svc.queue.enqueue_provision(deployment_id)
 
-    return Change(approved, entry, [enqueue])
+    return Change(approved, moves, [enqueue])
 
 
 async def reject(
     conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str, reason: str
 ) -> Change[Deployment]:
     _, current = await _lock(conn, caller, deployment_id)
-    status = next_status(current.status, Transition.REJECT)
+    step = transitions.reject(current.status, caller.principal_id, reason)
     rejected = await store.update(
         conn,
         deployment_id,
-        {"status": status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
+        {"status": step.status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
     )
-    detail = f"rejected by {caller.principal_id}" + (f": {reason}" if reason else "")
-    await events.append(
-        conn, caller.organization_id, deployment_id, current.instance_id, [NewEvent(EventType.REJECTED, status, detail)]
-    )
-    return Change(rejected, AuditEntry("deployment.reject", f"deployments/{deployment_id}"))
+    await events.append(conn, caller.organization_id, deployment_id, current.instance_id, step.events)
+    return Change(rejected)
 
 
 async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:

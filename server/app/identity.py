@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,20 +14,19 @@ from server import authz
 from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.domain import listing
-from server.domain.audit import AuditEntry
+from server.domain import tokens
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.models import ApprovalRule, Principal, PrincipalKind
 from server.store import identity as store
 
 PRINCIPAL_EXISTS = "PRINCIPAL_EXISTS"
-TOKEN_PREFIX = "rlt_"
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
 
 
 def new_token() -> tuple[str, str]:
     """A random bearer token and the hash that is stored instead of it."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, hashlib.sha256(token.encode()).hexdigest()
+    token = tokens.PREFIX + secrets.token_urlsafe(32)
+    return token, tokens.hash_token(token)
 
 
 async def create_principal(
@@ -49,7 +47,7 @@ async def create_principal(
         if "uq_principals_name" in str(exc.orig):
             raise AlreadyExists(f"a principal named {name!r} exists", PRINCIPAL_EXISTS) from None
         raise
-    return Change(principal, AuditEntry("principal.create", f"principals/{principal.id}"))
+    return Change(principal)
 
 
 async def list_principals(svc: Services, caller: Caller, page_size: int, page_token: str) -> tuple[list[Principal], str]:
@@ -67,7 +65,7 @@ async def update_principal(
     if "groups" in changes:
         changes = {**changes, "groups": sorted(set(changes["groups"]))}
     updated = await store.update_principal(conn, principal_id, changes)
-    return Change(updated, AuditEntry("principal.update", f"principals/{principal_id}"))
+    return Change(updated)
 
 
 async def create_token(
@@ -87,27 +85,27 @@ async def create_token(
         },
     )
     # The secret is in this response only: a replay of the request returns the token info without it.
-    return Change((token, row), AuditEntry("token.create", f"tokens/{row.id}"), replay_result=("", row))
+    return Change((token, row), replay_result=("", row))
 
 
 async def revoke_token(conn: AsyncConnection, svc: Services, caller: Caller, token_id: str) -> Change[store.TokenRow]:
     row = await store.revoke_token(conn, caller.organization_id, token_id)
     if row is None:
         raise NotFound(f"token {token_id} not found")
-    return Change(row, AuditEntry("token.revoke", f"tokens/{token_id}"))
+    return Change(row)
 
 
 async def put_policy(conn: AsyncConnection, svc: Services, caller: Caller, name: str, cedar: str) -> Change[Any]:
     authz.compile_policies([cedar])  # refuse text Cedar cannot parse before storing it
     row = await store.put_policy(conn, caller.organization_id, name, cedar)
-    return Change(row, AuditEntry("policy.put", f"policies/{name}"))
+    return Change(row)
 
 
 async def delete_policy(conn: AsyncConnection, svc: Services, caller: Caller, name: str) -> Change[Any]:
     row = await store.delete_policy(conn, caller.organization_id, name)
     if row is None:
         raise NotFound(f"policy {name} not found")
-    return Change(row, AuditEntry("policy.delete", f"policies/{name}"))
+    return Change(row)
 
 
 async def list_policies(svc: Services, caller: Caller) -> list[Any]:
@@ -119,7 +117,7 @@ async def put_approval_rule(
     conn: AsyncConnection, svc: Services, caller: Caller, rule: ApprovalRule
 ) -> Change[ApprovalRule]:
     await store.put_rule(conn, caller.organization_id, rule)
-    return Change(rule, AuditEntry("approval_rule.put", f"approval_rules/{rule.environment}"))
+    return Change(rule)
 
 
 async def list_approval_rules(svc: Services, caller: Caller) -> list[ApprovalRule]:

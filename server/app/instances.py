@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.app.access import may_read
 from server.app.context import Caller, Services
 from server.app.mutation import Change
-from server.domain.audit import AuditEntry
 from server.domain import listing
 from server.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from server.domain.models import Instance, Kind
@@ -85,7 +85,7 @@ async def create(conn: AsyncConnection, svc: Services, caller: Caller, fields: I
                 f"an instance named {fields.name!r} exists in {fields.project}/{fields.environment}", INSTANCE_EXISTS
             ) from None
         raise
-    return Change(created, AuditEntry("instance.create", f"instances/{created.id}"))
+    return Change(created)
 
 
 async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
@@ -104,7 +104,9 @@ async def list_page(
     )
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
-    return q.page(rows)
+    page, token = q.page(rows)
+    # Listing needs no grant of its own; it shows only the instances the caller may read.
+    return [i for i in page if may_read(caller, i)], token
 
 
 async def update(
@@ -132,7 +134,7 @@ async def update(
         raise
     updated = await store.get(conn, caller.organization_id, instance_id)
     assert updated is not None
-    return Change(updated, AuditEntry("instance.update", f"instances/{instance_id}"))
+    return Change(updated)
 
 
 async def set_secrets(
@@ -144,5 +146,5 @@ async def set_secrets(
     await store.set_secrets(conn, instance_id, {k: v.encode() for k, v in secrets.items()}, remove)
     updated = await store.get(conn, caller.organization_id, instance_id)
     assert updated is not None
-    return Change(updated, AuditEntry("instance.set_secrets", f"instances/{instance_id}"))
+    return Change(updated)
 

@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
-from server.domain.audit import AuditEntry
+from server.domain.audit import ActiveMove, AuditEntry
 from server.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -50,21 +50,28 @@ _CODE_OF = {cls: code for code, cls in DETERMINISTIC.items()}
 
 @dataclass
 class Change(Generic[T]):
-    """What a mutation did: its result, its audit entry, and work to do once it is committed."""
+    """What a mutation did: its result, how it moved the active deployment, and work for after the commit."""
 
     result: T
-    audit: AuditEntry
+    # For a change that aims to move the instance's active deployment: from what to what (audited).
+    moves: ActiveMove | None = None
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # What a replay returns, when it must differ from the first response (a secret shown once).
     replay_result: T | None = None
 
 
 @dataclass(frozen=True)
-class Request:
+class Request(Generic[T]):
+    """The mutating call, as the runner needs it: what it is, and how its audit record reads."""
+
     method: str
     fingerprint: str
-    # The audit entry of a refused attempt (the mutation could not say what it would have been).
-    refused: AuditEntry
+    action: str
+    # The audited resource, given the result (None for a refused attempt, which has none).
+    resource: Callable[[T | None], str]
+
+    def entry(self, result: T | None, moves: ActiveMove | None = None) -> AuditEntry:
+        return AuditEntry.of(self.action, self.resource(result), moves)
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def _code(exc: RolloutError) -> str | None:
 async def execute(
     svc: Services,
     caller: Caller,
-    request: Request,
+    request: Request[T],
     mutation: Callable[[AsyncConnection], Awaitable[Change[T]]],
     encode: Callable[[T], bytes],
 ) -> Done[T]:
@@ -99,7 +106,7 @@ async def execute(
             else:
                 change = await mutation(conn)
                 response = encode(change.result)
-                await _audit(conn, caller, change.audit, "ok")
+                await _audit(conn, caller, request.entry(change.result, change.moves), "ok")
                 if key:
                     replay = response if change.replay_result is None else encode(change.replay_result)
                     await keys.store_response(conn, caller.organization_id, key, replay)
@@ -118,7 +125,7 @@ async def execute(
     return _replay(request, stored)
 
 
-def _replay(request: Request, stored: keys.StoredKey | None) -> Done[T]:
+def _replay(request: Request[T], stored: keys.StoredKey | None) -> Done[T]:
     if stored is None:  # purged between the conflict and the read: vanishingly rare
         raise Unavailable("the idempotency key expired while this request waited; retry")
     if stored.fingerprint != request.fingerprint or stored.method != request.method:
@@ -132,7 +139,7 @@ def _replay(request: Request, stored: keys.StoredKey | None) -> Done[T]:
 
 
 async def _refused(
-    svc: Services, caller: Caller, request: Request, exc: RolloutError, code: str
+    svc: Services, caller: Caller, request: Request[T], exc: RolloutError, code: str
 ) -> Done[T] | None:
     """Store the deterministic error for the key (if it is still free) and audit the refused attempt.
 
@@ -152,7 +159,7 @@ async def _refused(
             if not claimed:
                 # Someone else finished first; their stored outcome is what the client gets.
                 return _replay(request, await keys.get(conn, caller.organization_id, caller.request_id))
-        await _audit(conn, caller, request.refused, exc.reason)
+        await _audit(conn, caller, request.entry(None), exc.reason)
     return None
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.app.mutation import Change
-from server.domain.audit import AuditEntry
 from server.artifacts import ArtifactStore
 from server.domain import listing
 from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -90,7 +89,7 @@ async def publish(
         raise
     if fields.state is ReleaseState.READY:
         await _lift_quarantines(conn, caller.organization_id, fields)
-    return Change(to_release(row, svc.artifacts), AuditEntry("release.publish", f"releases/{release_id}"))
+    return Change(to_release(row, svc.artifacts))
 
 
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
@@ -129,7 +128,7 @@ async def archive(conn: AsyncConnection, svc: Services, caller: Caller, release_
         raise FailedPrecondition(f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY)
     if row["state"] != ReleaseState.ARCHIVED.value:
         row = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
-    return Change(to_release(row, svc.artifacts), AuditEntry("release.archive", f"releases/{release_id}"))
+    return Change(to_release(row, svc.artifacts))
 
 
 async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
@@ -149,4 +148,4 @@ async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, 
         svc.artifacts.delete(uri)
 
     released = Release(**{**to_release(row, svc.artifacts).__dict__, "artifact_present": False})
-    return Change(released, AuditEntry("release.delete_artifact", f"releases/{release_id}"), [remove_file])
+    return Change(released, after_commit=[remove_file])

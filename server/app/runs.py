@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.artifacts import ArtifactStore
 from server.config import Settings
 from server.domain.audit import AuditEntry
-from server.domain.deployments import Transition, next_status
-from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Status
+from server.domain import deployments as transitions
+from server.domain.models import Action, Deployment, Instance, Kind, NewEvent, Status
 from server.domain.plan import STALE
 from server.store import audit as audit_store
 from server.store import deployments as store
@@ -68,10 +68,9 @@ async def claim(
             return None  # The running one hands over to the next PENDING when it ends.
         head = wanted if head_id == wanted.id else await store.get_any_org(conn, head_id)
         assert head is not None
-        status = next_status(head.status, Transition.START)
+        step = transitions.start(head.status, worker)
         started = await store.start(conn, head.id, owner, settings.lease_seconds)
-        steps = [NewEvent(EventType.STARTED, status, f"started on worker {worker}")]
-        return await _verified(conn, instance, started, owner, steps, artifacts, settings.warm_seconds)
+        return await _verified(conn, instance, started, owner, step.events, artifacts, settings.warm_seconds)
 
 
 async def _take_over(
@@ -87,24 +86,15 @@ async def _take_over(
     if taken is None:
         return None  # Its worker is alive and renewing.
     if taken.attempt > settings.max_attempts:
-        reason = (
-            f"its workers stopped {taken.attempt - 1} times while running it "
-            f"(ROLLOUT_MAX_ATTEMPTS={settings.max_attempts}); see the worker logs"
-        )
+        reason = transitions.attempts_used_up(taken.attempt, settings.max_attempts)
         next_id = await _fail_locked(conn, instance, taken.deployment, owner, reason, settings.warm_seconds)
         return Claim(taken.deployment, instance, taken.attempt, refused=True, next_pending=next_id)
-    resumed = NewEvent(
-        EventType.RESUMED,
-        Status.RUNNING,
-        f"the worker running this deployment stopped; resumed on worker {worker} "
-        f"(attempt {taken.attempt} of {settings.max_attempts})",
-    )
     return await _verified(
         conn,
         instance,
         taken.deployment,
         owner,
-        [resumed],
+        transitions.resume(worker, taken.attempt, settings.max_attempts).events,
         artifacts,
         settings.warm_seconds,
         taken.attempt,
@@ -131,7 +121,7 @@ async def _verified(
         next_id = await _fail_locked(conn, instance, deployment, owner, gone, warm_seconds)
         return Claim(deployment, instance, attempt, refused=True, next_pending=next_id)
     if deployment.action is Action.PROVISION and not provisioned:
-        steps.append(NewEvent(EventType.ARTIFACT_VERIFIED, Status.RUNNING, f"artifact of v{deployment.version} is present"))
+        steps.append(transitions.artifact_verified(deployment.version))
     await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, steps)
     return Claim(deployment, instance, attempt, provisioned)
 
@@ -195,20 +185,15 @@ async def complete(
             await runtime_store.schedule_drain(conn, instance.id, keep, warm_seconds if keep else 0)
         await _update_quarantine(conn, instance, deployment, previous_release)
         await store.mark_plans_stale(conn, instance.id, STALE)
-        status = next_status(Status.RUNNING, Transition.COMPLETE)
-        await store.update(conn, deployment.id, {"status": status.value, "lease_owner": None, "lease_expires_at": None})
-        pinned = "; release pointer pinned to v" + str(deployment.version) if _pins(deployment) else ""
-        steps = [NewEvent(EventType.PROVISIONED, Status.RUNNING, done)] if done else []
-        steps += [
-            NewEvent(
-                EventType.SWITCHED,
-                Status.RUNNING,
-                f"active deployment {instance.active_deployment_id or 'none'} → "
-                f"{switched.active_deployment_id or 'none'}; route generation {switched.route_generation}{pinned}",
-            ),
-            NewEvent(EventType.COMPLETED, status, "completed"),
-        ]
-        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, steps)
+        switch = transitions.Switch(
+            instance.active_deployment_id,
+            switched.active_deployment_id,
+            switched.route_generation,
+            deployment.version if _pins(deployment) else None,
+        )
+        step = transitions.complete(Status.RUNNING, switch, done)
+        await store.update(conn, deployment.id, {"status": step.status.value, "lease_owner": None, "lease_expires_at": None})
+        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
         await _audit(
             conn,
             deployment,
@@ -296,13 +281,11 @@ async def fail(
 async def _fail_locked(
     conn: AsyncConnection, instance: Instance, deployment: Deployment, owner: str, reason: str, warm_seconds: float
 ) -> str | None:
-    status = next_status(Status.RUNNING, Transition.FAIL)
+    step = transitions.fail(Status.RUNNING, reason)
     await store.update(
-        conn, deployment.id, {"status": status.value, "error": reason, "lease_owner": None, "lease_expires_at": None}
+        conn, deployment.id, {"status": step.status.value, "error": reason, "lease_owner": None, "lease_expires_at": None}
     )
-    await events.append(
-        conn, deployment.organization_id, deployment.id, deployment.instance_id, [NewEvent(EventType.FAILED, status, reason)]
-    )
+    await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
     await _audit(conn, deployment, owner, reason[:200], AuditEntry("deployment.fail", f"deployments/{deployment.id}"))
     if instance.kind is Kind.DYNAMIC:
         # Instances spawned for the failed release are not serving: they drain after the warm window.

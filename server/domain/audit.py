@@ -14,6 +14,16 @@ from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
+class ActiveMove:
+    """A change that moves (or aims to move) an instance's active deployment: from what to what."""
+
+    previous_deployment_id: str | None
+    new_deployment_id: str | None
+    previous_release_id: str | None
+    new_release_id: str | None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """What a mutation says about itself; the caller's identity is added by the runner."""
 
@@ -23,6 +33,19 @@ class AuditEntry:
     new_deployment_id: str | None = None
     previous_release_id: str | None = None
     new_release_id: str | None = None
+
+    @classmethod
+    def of(cls, action: str, resource: str, moves: ActiveMove | None = None) -> AuditEntry:
+        if moves is None:
+            return cls(action, resource)
+        return cls(
+            action,
+            resource,
+            moves.previous_deployment_id,
+            moves.new_deployment_id,
+            moves.previous_release_id,
+            moves.new_release_id,
+        )
 
 
 @dataclass(frozen=True)

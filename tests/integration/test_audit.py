@@ -14,7 +14,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
+from server.api.rpcs import RPCS, Mutation
 from server.store.db import asyncpg_dsn
+from tests.auth import as_principal
 from tests.integration.helpers import Stub, approve, create_instance, deploy, failure, propose, publish, rollback
 
 SERVICE = "rollout.v1.RolloutService"
@@ -85,8 +87,24 @@ def test_every_mutating_rpc_is_covered(channel: grpc.Channel) -> None:
     assert mutating_methods(channel) == set(CALLS)
 
 
+class _Recorder(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Remembers the last request and response of each method called through it."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, tuple[Any, Any]] = {}
+
+    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        outcome = continuation(details, request)
+        self.calls[details.method.rsplit("/", 1)[1]] = (request, outcome.result())
+        return outcome
+
+
 @pytest.mark.parametrize("method", sorted(CALLS))
-def test_each_mutating_rpc_writes_exactly_one_audit_event(stub: Stub, org: str, method: str) -> None:
+def test_each_mutating_rpc_writes_exactly_one_audit_event_as_declared(
+    channel: grpc.Channel, org_token: str, org: str, method: str
+) -> None:
+    recorder = _Recorder()
+    stub = as_principal(grpc.intercept_channel(channel, recorder), org_token)
     context = setup(stub, org)
     # Helpers a call needs first (e.g. a release to delete, a proposal to approve) are audited too; count them.
     before = len(audit(stub, org))
@@ -97,6 +115,13 @@ def test_each_mutating_rpc_writes_exactly_one_audit_event(stub: Stub, org: str, 
     records = audit(stub, org)
     assert len(records) == before + extra + 1
     assert records[0].outcome == "ok" and records[0].actor == "admin"
+    # The action and resource are the ones its declaration says (server/api/rpcs.py), spelled nowhere else.
+    declared = RPCS[method]
+    assert isinstance(declared, Mutation)
+    request, response = recorder.calls[method]
+    result = (response.token, response.info) if method == "CreateToken" else response
+    assert (records[0].action, records[0].resource) == (
+        declared.action, declared.resource(request, declared.validate(request), result))
 
 
 def test_refused_and_failed_attempts_are_audited_with_their_reason(stub: Stub, org: str) -> None:
