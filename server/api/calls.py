@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.api.errors import to_status
 from server.api.guard import Guard
-from server.api.handlers import Malformed
 from server.app import mutation
 from server.app.context import Caller, Services
 from server.domain.audit import AuditEntry
@@ -83,17 +82,12 @@ def stream(
     return decorate
 
 
-def refuse_malformed(request: object) -> None:
-    if isinstance(request, Malformed):
-        raise invalid("request", f"is not a valid {request.type_name} message")
-
-
 async def admit(
     guard: Guard, method: str, validate: Callable[[Any], V], request: Any, context: Context
 ) -> tuple[Caller, V]:
     """Who calls (UNAUTHENTICATED), is the request well-formed (INVALID_ARGUMENT), may they (NOT_FOUND,
-    PERMISSION_DENIED) — in that order, before any state is touched."""
-    refuse_malformed(request)
+    PERMISSION_DENIED) — in that order, before any state is touched (undecodable requests never get
+    here: server/api/handlers.py)."""
     metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
     names = list((context.auth_context() or {}).get("x509_common_name") or [])
     cert_name = names[0].decode(errors="replace") if names else None

@@ -160,6 +160,37 @@ def test_undecodable_bytes_are_invalid_argument(channel: grpc.Channel, method: s
         pytest.fail("garbage bytes were accepted")
 
 
+ALWAYS_UNDECODABLE = [b"\xff\xff\xff\xff", b"\x0a\xff\x01", b"\x08", b"\x0f"]  # whatever the message type
+
+
+def raw_call(channel: grpc.Channel, path: str, payload: bytes) -> None:
+    """Send `payload` as the request of `path`, unary or streaming, and read the first answer."""
+    if path.endswith("/Watch"):
+        next(channel.unary_stream(path, request_serializer=None, response_deserializer=None)(payload, timeout=10))
+    elif path.endswith("/ServerReflectionInfo"):
+        stream = channel.stream_stream(path, request_serializer=None, response_deserializer=None)
+        next(stream(iter([payload]), timeout=10))
+    else:
+        channel.unary_unary(path, request_serializer=None, response_deserializer=None)(payload, timeout=10)
+
+
+@pytest.mark.parametrize("payload", ALWAYS_UNDECODABLE)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/List",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ],
+)
+def test_health_and_reflection_refuse_undecodable_bytes(channel: grpc.Channel, path: str, payload: bytes) -> None:
+    f = failure(lambda: raw_call(channel, path, payload))
+
+    assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"), f.message
+    assert "request" in f.violations
+
+
 def test_huge_message_is_refused_with_a_clear_status(stub: Stub, org: str) -> None:
     f = failure(
         lambda: stub.PublishRelease(
