@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import grpc
 from arq.connections import RedisSettings, create_pool
-from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from rollout.v1 import rollout_service_pb2
-from server.api import health
+from server.api import health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
@@ -74,15 +73,16 @@ async def create_server(settings: Settings) -> Running:
             ("grpc.so_reuseport", 0),
         ]
     )
-    reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
-    services_served = (ROLLOUT, health.SERVICE_DESCRIPTOR, reflection_service)
+    services_served = (ROLLOUT, health.SERVICE_DESCRIPTOR, reflection.SERVICE_DESCRIPTOR)
     health_servicer = health.HealthServicer(("", ROLLOUT.full_name))
-    reflection_servicer = reflection.aio.ReflectionServicer([s.full_name for s in services_served])
+    reflection_servicer = reflection.ReflectionServicer(
+        [s.full_name for s in services_served], reflection.documented_files()
+    )
     server.add_generic_rpc_handlers(
         (
             generic_handler(ROLLOUT, RolloutServicer(services, hub)),
             generic_handler(health.SERVICE_DESCRIPTOR, health_servicer),
-            generic_handler(reflection_service, reflection_servicer),
+            generic_handler(reflection.SERVICE_DESCRIPTOR, reflection_servicer),
         )
     )
     port = _listen(server, settings)
