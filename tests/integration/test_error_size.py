@@ -7,10 +7,8 @@ RESOURCE_EXHAUSTED "received metadata size exceeds hard limit".
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import grpc
 import pytest
@@ -20,18 +18,9 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from tests.auth import bearer
-from tests.integration.helpers import failure
+from tests.integration.helpers import TRAILER_LIMIT, failure, trailer_bytes
 
 GOOD_ID = "00000000-0000-4000-8000-000000000000"
-TRAILER_LIMIT = 8 * 1024  # grpcio's default soft limit on received metadata
-
-
-def trailer_bytes(exc: grpc.RpcError) -> int:
-    """What the trailers cost on the wire: grpc-message percent-encoded, binary values in base64."""
-    size = len("grpc-status") + 2 + len("grpc-message") + len(quote(exc.details() or "", safe=" !#$&'()*+,/:;=?@[]~"))
-    for key, value in exc.trailing_metadata() or ():  # type: ignore[attr-defined]
-        size += len(key) + len(base64.b64encode(value) if isinstance(value, bytes) else value)
-    return size
 
 
 def update_mask(paths: list[str]) -> Callable[[api_grpc.RolloutServiceStub, str], Any]:
