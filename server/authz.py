@@ -12,6 +12,7 @@ Entities: `Rollout::Principal::"<name>"` in `Rollout::Group::"<group>"`;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +58,36 @@ def release(release_id: str, bundle: str, release_channel: str) -> Resource:
     return Resource("Release", release_id, {"bundle": bundle, "release_channel": release_channel})
 
 
+# cedarpy's parser recurses once per nesting level on the native stack: about 650 nested brackets
+# crash the whole process (SIGSEGV) instead of raising. Nested `if`s recurse the same way (5,000
+# crash; a 64 KiB text holds about 3,800), so they are bounded too. Real policies nest a few levels.
+MAX_NESTING = 64
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*')
+_IF = re.compile(r"\bif\b")
+
+
+def _nesting_problem(text: str) -> str | None:
+    code = _STRINGS_AND_COMMENTS.sub(" ", text)
+    depth = deepest = 0
+    for char in code:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"brackets nest {deepest} deep; at most {MAX_NESTING}"
+    if len(_IF.findall(code)) > MAX_NESTING:
+        return f"at most {MAX_NESTING} `if` expressions"
+    return None
+
+
 def compile_policies(texts: list[str]) -> Any:
     """A Cedar PolicySet; InvalidArgument naming the Cedar error if a text does not parse."""
+    for text in texts:
+        problem = _nesting_problem(text)
+        if problem:
+            raise InvalidArgument([FieldViolation("policy.cedar", f"not accepted: {problem}")])
     try:
         return cedarpy.PolicySet.from_str("\n".join(texts))
     except Exception as exc:  # cedarpy raises a bare ValueError/RuntimeError with the parser's message

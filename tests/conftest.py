@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from hypothesis import settings
 
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.embedded import EmbeddedPostgres, EmbeddedValkey
@@ -27,6 +28,11 @@ from tests.auth import admin_token, as_principal
 from tests.stack import Stack
 
 _counter = itertools.count()
+
+# Property-based tests draw the same examples on every run (CI is reproducible), keep no example
+# database, and never fail on timing.
+settings.register_profile("rollout", derandomize=True, database=None, deadline=None, print_blob=False)
+settings.load_profile("rollout")
 
 
 @pytest.fixture(scope="session")

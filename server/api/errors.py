@@ -68,20 +68,42 @@ def to_status(exc: BaseException) -> grpc.Status:
         code = grpc.StatusCode.INTERNAL
     else:
         code = _code_of(exc)
+    return rpc_status.to_status(bounded_status(code, exc))
+
+
+# Stock clients refuse trailers over 8 KiB (grpcio: "received metadata size exceeds hard limit"),
+# and a status echoes the request back. With these caps the worst case, grpc-message
+# percent-encoded plus grpc-status-details-bin in base64, stays near 6 KiB.
+MAX_VIOLATIONS = 8
+MAX_FIELD_BYTES = 96
+MAX_DESCRIPTION_BYTES = 192
+MAX_MESSAGE_BYTES = 512
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8 on a character boundary, ending in '…' when cut."""
+    data = text.encode(errors="replace")
+    if len(data) <= limit:
+        return text
+    return data[: limit - len("…".encode())].decode(errors="ignore") + "…"
+
+
+def bounded_status(code: grpc.StatusCode, exc: RolloutError) -> status_pb2.Status:
+    """The google.rpc.Status of `exc`, with whatever it echoes from the request cut to size."""
     details = [_pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN))]
+    message = clip(exc.message, MAX_MESSAGE_BYTES)
     if isinstance(exc, InvalidArgument):
-        details.append(
-            _pack(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                        for v in exc.violations
-                    ]
-                )
+        shown = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=clip(v.field, MAX_FIELD_BYTES), description=clip(v.description, MAX_DESCRIPTION_BYTES)
             )
-        )
-        message = "; ".join(f"{v.field}: {v.description}" for v in exc.violations)
-    else:
-        message = exc.message
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
-    return rpc_status.to_status(status)
+            for v in exc.violations[:MAX_VIOLATIONS]
+        ]
+        message = clip("; ".join(f"{v.field}: {v.description}" for v in shown), MAX_MESSAGE_BYTES)
+        hidden = len(exc.violations) - len(shown)
+        if hidden:
+            more = f"and {hidden} more"
+            shown.append(error_details_pb2.BadRequest.FieldViolation(field="request", description=more))
+            message = clip(message, MAX_MESSAGE_BYTES - len(more) - 2) + "; " + more
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=shown)))
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)

@@ -167,6 +167,13 @@ def update_instance(request: api.UpdateInstanceRequest) -> dict[str, Any]:
     return changes
 
 
+SECRET_NAME_RULE = "name must be 1-63 letters, digits, '_' or '-', starting with a letter"
+
+
+def _secret_name(name: str) -> bool:
+    return bool(validation.SLUG.fullmatch(name.lower().replace("_", "-")))
+
+
 def set_secrets(request: api.SetInstanceSecretsRequest) -> tuple[dict[str, str], list[str]]:
     v = Violations()
     organization(v, request)
@@ -176,13 +183,19 @@ def set_secrets(request: api.SetInstanceSecretsRequest) -> tuple[dict[str, str],
     if len(request.secrets) > validation.MAX_SECRETS:
         v.add("secrets", f"at most {validation.MAX_SECRETS} secrets")
     for name, value in request.secrets.items():
-        if not validation.SLUG.fullmatch(name.lower().replace("_", "-")):
-            v.add(f"secrets[{name[:64]}]", "name must be 1-63 letters, digits, '_' or '-', starting with a letter")
+        if not _secret_name(name):
+            v.add(f"secrets[{name[:64]}]", SECRET_NAME_RULE)
         elif len(value.encode()) > validation.MAX_SECRET_BYTES:
             # The description never repeats the value.
             v.add(f"secrets[{name}]", f"value must be at most {validation.MAX_SECRET_BYTES} bytes")
-    for index, name in enumerate(request.remove_names):
-        if name in request.secrets:
+    # Names are checked like the ones set: a NUL reached PostgreSQL (INTERNAL), and tens of thousands
+    # of names passed asyncpg's limit on query arguments (UNAVAILABLE, retried forever).
+    if len(request.remove_names) > validation.MAX_SECRETS:
+        v.add("remove_names", f"at most {validation.MAX_SECRETS} names")
+    for index, name in enumerate(request.remove_names[: validation.MAX_SECRETS]):
+        if not _secret_name(name):
+            v.add(f"remove_names[{index}]", SECRET_NAME_RULE)
+        elif name in request.secrets:
             v.add(f"remove_names[{index}]", "cannot both set and remove the same secret")
     v.check()
     return dict(request.secrets), list(request.remove_names)

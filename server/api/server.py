@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 import grpc
 from arq.connections import RedisSettings, create_pool
-from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from rollout.v1 import rollout_service_pb2
+from server.api import health, reflection
 from server.api.handlers import generic_handler
-from server.api.health import watch_backends
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
 from server.app.event_hub import EventHub
@@ -28,6 +26,7 @@ from server.store.db import create_engine
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+ROLLOUT = rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"]
 
 
 @dataclass
@@ -35,7 +34,7 @@ class Running:
     server: grpc.aio.Server
     port: int
     services: Services
-    health: health.aio.HealthServicer
+    health: health.HealthServicer
     hub: EventHub
     tasks: list[asyncio.Task[None]]
 
@@ -74,20 +73,23 @@ async def create_server(settings: Settings) -> Running:
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers((generic_handler(RolloutServicer(services, hub)),))
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (
-        rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"].full_name,
-        health.SERVICE_NAME,
-        reflection.SERVICE_NAME,
+    services_served = (ROLLOUT, health.SERVICE_DESCRIPTOR, reflection.SERVICE_DESCRIPTOR)
+    health_servicer = health.HealthServicer(("", ROLLOUT.full_name))
+    reflection_servicer = reflection.ReflectionServicer(
+        [s.full_name for s in services_served], reflection.documented_files()
     )
-    reflection.enable_server_reflection(names, server)
+    server.add_generic_rpc_handlers(
+        (
+            generic_handler(ROLLOUT, RolloutServicer(services, hub)),
+            generic_handler(health.SERVICE_DESCRIPTOR, health_servicer),
+            generic_handler(reflection.SERVICE_DESCRIPTOR, reflection_servicer),
+        )
+    )
     port = _listen(server, settings)
     if port == 0:
         raise SystemExit(f"rollout: cannot listen on {settings.listen}")
     await server.start()
-    tasks = [asyncio.create_task(watch_backends(health_servicer, services))]
+    tasks = [asyncio.create_task(health.watch_backends(health_servicer, services))]
     return Running(server, port, services, health_servicer, hub, tasks)
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
-from datetime import datetime
+from datetime import UTC, datetime
 
 from server.domain.errors import invalid
 
@@ -59,11 +59,26 @@ def uuid_value(raw: str) -> str:
         raise ValueError(f"{raw!r} is not a UUID") from None
 
 
-def timestamp(raw: str) -> str:
+def instant(raw: str) -> datetime:
+    """A point in time the database driver can store; one without an offset is UTC.
+
+    Python dates end at years 1 and 9999, so an offset can push a valid-looking time
+    (`0001-01-01T00:00:00+14:00`) out of range once the driver converts it to UTC."""
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{raw!r} is not an RFC 3339 timestamp") from None
+        raise ValueError(f"{raw[:64]!r} is not an RFC 3339 timestamp") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{raw[:64]!r} is out of range: times must lie within years 1 to 9999 in UTC") from None
+    return value
+
+
+def timestamp(raw: str) -> str:
+    return instant(raw).isoformat()
 
 
 def parse_filter(text: str, rules: dict[str, FieldRule]) -> list[Term]:
@@ -161,7 +176,7 @@ def decode_token(token: str, fingerprint: str) -> Cursor | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(uuid.UUID(payload["i"])))
+        cursor = Cursor(instant(payload["t"]), str(uuid.UUID(payload["i"])))
         same_query = payload["q"] == fingerprint
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise invalid("page_token", "is not a token returned by this list call") from None

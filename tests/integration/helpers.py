@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import grpc
@@ -19,6 +21,7 @@ from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.store.db import asyncpg_dsn
 
 Stub = api_grpc.RolloutServiceStub
+TRAILER_LIMIT = 8 * 1024  # grpcio's default soft limit on received metadata
 TERMINAL = {pb.Deployment.STATUS_COMPLETED, pb.Deployment.STATUS_FAILED, pb.Deployment.STATUS_REJECTED}
 
 
@@ -49,6 +52,15 @@ def failure(call: Callable[[], Any]) -> Failure:
                 violations = {v.field: v.description for v in bad.field_violations}
         return Failure(exc.code(), exc.details() or "", reason, violations)
     raise AssertionError("the call succeeded but was expected to fail")
+
+
+def trailer_bytes(exc: grpc.RpcError) -> int:
+    """What the trailers of a failed call cost on the wire: grpc-message percent-encoded, binary values
+    in base64 (how grpcio counts them against its limit)."""
+    size = len("grpc-status") + 2 + len("grpc-message") + len(quote(exc.details() or "", safe=" !#$&'()*+,/:;=?@[]~"))
+    for key, value in exc.trailing_metadata() or ():  # type: ignore[attr-defined]
+        size += len(key) + len(base64.b64encode(value) if isinstance(value, bytes) else value)
+    return size
 
 
 def create_instance(stub: Stub, org: str, **fields: Any) -> pb.Instance:

@@ -160,6 +160,37 @@ def test_undecodable_bytes_are_invalid_argument(channel: grpc.Channel, method: s
         pytest.fail("garbage bytes were accepted")
 
 
+ALWAYS_UNDECODABLE = [b"\xff\xff\xff\xff", b"\x0a\xff\x01", b"\x08", b"\x0f"]  # whatever the message type
+
+
+def raw_call(channel: grpc.Channel, path: str, payload: bytes) -> None:
+    """Send `payload` as the request of `path`, unary or streaming, and read the first answer."""
+    if path.endswith("/Watch"):
+        next(channel.unary_stream(path, request_serializer=None, response_deserializer=None)(payload, timeout=10))
+    elif path.endswith("/ServerReflectionInfo"):
+        stream = channel.stream_stream(path, request_serializer=None, response_deserializer=None)
+        next(stream(iter([payload]), timeout=10))
+    else:
+        channel.unary_unary(path, request_serializer=None, response_deserializer=None)(payload, timeout=10)
+
+
+@pytest.mark.parametrize("payload", ALWAYS_UNDECODABLE)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/List",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ],
+)
+def test_health_and_reflection_refuse_undecodable_bytes(channel: grpc.Channel, path: str, payload: bytes) -> None:
+    f = failure(lambda: raw_call(channel, path, payload))
+
+    assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"), f.message
+    assert "request" in f.violations
+
+
 def test_huge_message_is_refused_with_a_clear_status(stub: Stub, org: str) -> None:
     f = failure(
         lambda: stub.PublishRelease(
@@ -185,3 +216,36 @@ def test_unknown_enum_value_in_filter_and_create_leave_nothing(stub: Stub, org: 
 
     assert f.violations.keys() == {"filter"}
     assert rows_of(backends[0], org) == before
+
+
+@pytest.mark.parametrize(
+    ("names", "field"),
+    [
+        (["a\x00b"], "remove_names[0]"),  # PostgreSQL cannot hold NUL: was INTERNAL
+        (["token", "x" * 5000], "remove_names[1]"),
+        (["n"] * 40_000, "remove_names"),  # past asyncpg's 32,767 query arguments: was UNAVAILABLE
+    ],
+)
+def test_secret_names_to_remove_are_checked(stub: Stub, org: str, names: list[str], field: str) -> None:
+    created = create_instance(stub, org)
+    request = api.SetInstanceSecretsRequest(organization_id=org, id=created.id, remove_names=names)
+
+    f = failure(lambda: stub.SetInstanceSecrets(request))
+
+    assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert field in f.violations, f.violations
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["(" * 700 + "true" + ")" * 700, "[" * 700 + "]" * 700 + " == []", "{a: " * 700 + "1" + "}" * 700 + " == {}"],
+)
+def test_deeply_nested_policy_is_invalid_and_the_server_lives(stub: Stub, org: str, body: str) -> None:
+    # Before the check, cedarpy's parser overflowed the native stack and killed the server (SIGSEGV).
+    cedar = f"permit(principal, action, resource) when {{ {body} }};"
+    request = api.PutPolicyRequest(organization_id=org, policy=pb.Policy(name="deep", cedar=cedar))
+
+    f = failure(lambda: stub.PutPolicy(request))
+
+    assert (f.code, list(f.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["policy.cedar"])
+    assert stub.ListPolicies(api.ListPoliciesRequest(organization_id=org)).policies

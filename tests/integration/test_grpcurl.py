@@ -103,3 +103,70 @@ def test_without_a_token_the_call_is_unauthenticated(address: str, org: str) -> 
 
     assert result.returncode == 64 + 16  # UNAUTHENTICATED
     assert "Code: Unauthenticated" in result.stderr
+
+
+def member_comments(full_name: str) -> dict[str, str]:
+    """First comment line of each field of a rollout message, or each method of a rollout service,
+    read from the protos' source info."""
+    from server.api.reflection import documented_files
+
+    for file in documented_files():
+        for kind, parents, members in ((4, file.message_type, "field"), (6, file.service, "method")):
+            for index, parent in enumerate(parents):
+                if f"{file.package}.{parent.name}" != full_name:
+                    continue
+                return {
+                    getattr(parent, members)[loc.path[3]].name: loc.leading_comments.strip().splitlines()[0]
+                    for loc in file.source_code_info.location
+                    if list(loc.path[:3]) == [kind, index, 2] and len(loc.path) == 4 and loc.leading_comments
+                }
+    raise AssertionError(f"{full_name} is not in the protos")
+
+
+def test_describe_prints_the_documentation_of_every_rpc(address: str) -> None:
+    described = grpcurl(address, "describe", SERVICE)
+    assert described.returncode == 0, described.stderr
+
+    comments = member_comments(SERVICE)
+    assert len(comments) >= 30 and "RollbackDeployment" in comments
+    for method, first_line in comments.items():
+        assert f"// {first_line}" in described.stdout, (method, first_line)
+
+
+def test_describe_of_a_method_resolves_it_with_its_comment(address: str) -> None:
+    described = grpcurl(address, "describe", f"{SERVICE}.RollbackDeployment")
+
+    assert described.returncode == 0, described.stderr
+    assert "is a method:" in described.stdout
+    assert "// Proposes to return the instance to the exact snapshot of a past" in described.stdout
+    assert "rpc RollbackDeployment ( .rollout.v1.RollbackDeploymentRequest ) returns ( .rollout.v1.Deployment )" in described.stdout
+
+
+def test_describe_of_a_message_prints_its_field_comments(address: str) -> None:
+    described = grpcurl(address, "describe", "rollout.v1.Deployment")
+
+    assert described.returncode == 0, described.stderr
+    assert "// For a rollback: the source deployment it reproduces. Unset otherwise." in described.stdout
+    assert "  .rollout.v1.DeploymentRef rollback_of = 12;" in described.stdout
+    comments = member_comments("rollout.v1.Deployment")
+    assert len(comments) >= 15
+    for field, first_line in comments.items():
+        assert f"// {first_line}" in described.stdout, (field, first_line)
+
+
+def test_health_and_reflection_describe_themselves(address: str) -> None:
+    for symbol, expected in [
+        ("grpc.health.v1.Health", "rpc List ( .grpc.health.v1.HealthListRequest )"),
+        ("grpc.health.v1.Health.Watch", "rpc Watch ( .grpc.health.v1.HealthCheckRequest )"),
+        ("grpc.reflection.v1alpha.ServerReflection", "rpc ServerReflectionInfo ( stream"),
+    ]:
+        described = grpcurl(address, "describe", symbol)
+        assert described.returncode == 0, described.stderr
+        assert expected in described.stdout, described.stdout
+
+
+def test_unknown_symbol_is_not_found(address: str) -> None:
+    described = grpcurl(address, "describe", f"{SERVICE}.NoSuchMethod")
+
+    assert described.returncode != 0
+    assert "Symbol not found" in described.stderr

@@ -26,11 +26,26 @@ def test_health_is_not_serving_while_redis_is_down(stack: Stack, tmp_path: Path)
             health = health_pb2_grpc.HealthStub(channel)
             watch = health.Watch(health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=30)
             assert next(watch).status == SERVING
+            assert statuses(health) == {"": SERVING, "rollout.v1.RolloutService": SERVING}
 
             own_redis.stop()
 
             assert next(watch).status == NOT_SERVING
+            assert statuses(health) == {"": NOT_SERVING, "rollout.v1.RolloutService": NOT_SERVING}
             watch.cancel()
+
+
+def statuses(health: health_pb2_grpc.HealthStub) -> dict[str, int]:
+    return {name: s.status for name, s in health.List(health_pb2.HealthListRequest(), timeout=10).statuses.items()}
+
+
+def test_health_check_and_list(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+
+    assert statuses(health) == {"": SERVING, "rollout.v1.RolloutService": SERVING}
+    assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status == SERVING
+    f = failure(lambda: health.Check(health_pb2.HealthCheckRequest(service="x" * 100_000), timeout=10))
+    assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
 def test_sigterm_ends_watch_streams_with_unavailable(stack: Stack, org: str, org_token: str) -> None:

@@ -96,3 +96,35 @@ def test_proposer_may_count_when_allowed() -> None:
     rule = ApprovalRule("production", 2, True)
     assert not approve(rule, "alice", "alice", set()).reached
     assert approve(rule, "alice", "bob", {"alice"}).reached
+
+
+PERMIT_WHEN = "permit(principal, action, resource) when {{ {} }};"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "(" * 65 + "true" + ")" * 65,
+        "[" * 65 + "]" * 65 + " == []",
+        "{a: " * 65 + "1" + "}" * 65 + " == {}",
+        "if true then " * 65 + "true" + " else true" * 65,
+    ],
+)
+def test_deeply_nested_policy_is_refused_before_cedar_parses_it(condition: str) -> None:
+    # Cedar's parser crashes the process (SIGSEGV) from about 650 nested brackets.
+    with pytest.raises(InvalidArgument) as raised:
+        authz.compile_policies([PERMIT_WHEN.format(condition)])
+    assert [v.field for v in raised.value.violations] == ["policy.cedar"]
+    assert "at most 64" in raised.value.violations[0].description
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PERMIT_WHEN.format("(" * 60 + "true" + ")" * 60),
+        PERMIT_WHEN.format('context has a && "' + "(" * 100 + '" like "*"'),
+        PERMIT_WHEN.format("true") + "\n// " + "(" * 100 + " if" * 100,
+    ],
+)
+def test_nesting_within_the_limit_or_inside_strings_and_comments_is_accepted(text: str) -> None:
+    authz.compile_policies([text])

@@ -226,6 +226,27 @@ def test_enum_value_normalizer() -> None:
         normalize("KIND")
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00.5+00:01", "9999-12-31T23:59:59-14:00", "9999-12-31T23:00-01:00"]
+)
+def test_timestamp_that_leaves_the_representable_range_in_utc(text: str) -> None:
+    with pytest.raises(ValueError, match="is out of range: times must lie within years 1 to 9999 in UTC"):
+        timestamp(text)
+    assert "out of range" in filter_error(f'create_time >= "{text}"').violations[0].description
+
+
+def test_timestamp_at_the_edges_of_the_range_and_without_an_offset() -> None:
+    assert timestamp("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00+00:00"
+    assert timestamp("0001-01-01T10:00:00+10:00") == "0001-01-01T10:00:00+10:00"
+    assert timestamp("9999-12-31T23:59:59.999999Z") == "9999-12-31T23:59:59.999999+00:00"
+    assert timestamp("2025-01-02T03:04:05") == "2025-01-02T03:04:05+00:00"
+
+
+@pytest.mark.parametrize("time", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_token_with_a_time_out_of_range(time: str) -> None:
+    assert token_error(raw_token({"t": time, "i": ID, "q": FP})).violations == [FieldViolation("page_token", MALFORMED)]
+
+
 def test_plain_and_timestamp() -> None:
     assert plain(" As Is ") == " As Is "
     assert timestamp("2025-01-02T03:04:05Z") == "2025-01-02T03:04:05+00:00"
