@@ -20,6 +20,17 @@ from server.app import audit, deployments, instances, releases, runtime, watch
 from server.app.context import Caller, Services
 from server.app.event_hub import EventHub
 from server.domain.audit import AuditEntry
+from server.keyring import Keyring
+
+
+def _blinded(request: api.SetInstanceSecretsRequest, keyring: Keyring) -> api.SetInstanceSecretsRequest:
+    """The request as its idempotency fingerprint sees it: each value replaced by a keyed digest, so the
+    stored fingerprint is no hash of a secret that a database dump could test guesses against (ADR 009)."""
+    blinded = api.SetInstanceSecretsRequest()
+    blinded.CopyFrom(request)
+    for name, value in request.secrets.items():
+        blinded.secrets[name] = keyring.blind(request.id, name, value.encode()).hex()
+    return blinded
 
 
 class RolloutServicer(AdminRpcs, api_grpc.RolloutServiceServicer):
@@ -84,7 +95,7 @@ class RolloutServicer(AdminRpcs, api_grpc.RolloutServiceServicer):
         secrets, remove = parsed
         return await mutate(
             self.svc,
-            request,
+            _blinded(request, self.svc.keyring),
             context,
             who,
             AuditEntry("instance.set_secrets", f"instances/{request.id}"),

