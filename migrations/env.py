@@ -31,9 +31,11 @@ def _run(connection: Connection) -> None:
 
 async def _online() -> None:
     engine = create_async_engine(_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()  # also when a migration refuses (0008), so no connection is left open
 
 
 if context.is_offline_mode():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -43,6 +43,10 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
+    # Keys of instance secrets (server/keyring): this list if set, else the key file, which
+    # defaults to <data dir>/secrets.key. Never shown in a repr.
+    secrets_key: str = field(default="", repr=False)
+    secrets_key_file: Path | None = None
 
     @property
     def artifact_dir(self) -> Path:
@@ -86,4 +90,6 @@ class Settings:
             tls_cert=env.get("ROLLOUT_TLS_CERT", ""),
             tls_key=env.get("ROLLOUT_TLS_KEY", ""),
             tls_client_ca=env.get("ROLLOUT_TLS_CLIENT_CA", ""),
+            secrets_key=env.get("ROLLOUT_SECRETS_KEY", ""),
+            secrets_key_file=Path(env["ROLLOUT_SECRETS_KEY_FILE"]) if env.get("ROLLOUT_SECRETS_KEY_FILE") else None,
         )

@@ -7,6 +7,7 @@ through a real gRPC channel and may kill them like a real failure would.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -19,6 +20,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.embedded import free_port
+
+# Seals the instance secrets the suite stores (server/keyring); a new one each session.
+TEST_SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
 
 # Short lease and sweep periods so recovery from a killed worker takes seconds.
 TEST_SETTINGS = {
@@ -73,6 +77,7 @@ class Stack:
             ROLLOUT_DATABASE_URL=self.database_url,
             ROLLOUT_REDIS_URL=self.redis_url,
             ROLLOUT_DATA_DIR=str(self.workdir / "data"),
+            ROLLOUT_SECRETS_KEY=TEST_SECRETS_KEY,
         )
         env.update(overrides)
         return env

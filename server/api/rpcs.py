@@ -35,6 +35,8 @@ class Mutation:
     resource: Resource
     run: Callable[[AsyncConnection, Services, Caller, Any, Any], Awaitable[Change[Any]]]
     encode: Callable[[Any], Message]
+    # What the idempotency fingerprint sees of the request, when that must not be the request itself.
+    fingerprinted: Callable[[Any, Services], Message] = lambda request, svc: request
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,16 @@ def _listing(use_case: Callable[..., Awaitable[Any]], parent: str | None = None)
     return run
 
 
+def _blinded(request: api.SetInstanceSecretsRequest, svc: Services) -> api.SetInstanceSecretsRequest:
+    """Each secret value replaced by a keyed digest, so the stored fingerprint is no hash of a secret
+    that a database dump could test guesses against (ADR 009)."""
+    blinded = api.SetInstanceSecretsRequest()
+    blinded.CopyFrom(request)
+    for name, value in request.secrets.items():
+        blinded.secrets[name] = svc.keyring.blind(request.id, name, value.encode()).hex()
+    return blinded
+
+
 def _chain(check: Any) -> api.VerifyAuditChainResponse:
     return api.VerifyAuditChainResponse(
         intact=check.first_broken_id is None,
@@ -118,6 +130,7 @@ RPCS: dict[str, Mutation | Query | Stream] = {
         named("instances"),
         lambda c, s, w, r, p: instances.set_secrets(c, s, w, r.id, p[0], p[1]),
         convert.instance,
+        fingerprinted=_blinded,
     ),
     # Releases
     "PublishRelease": Mutation(

@@ -20,6 +20,7 @@ from server.app.context import Services
 from server.app.event_hub import EventHub
 from server.app.queue import JobQueue
 from server.artifacts import LocalArtifactStore
+from server import keyring
 from server.config import Settings
 from server.store.db import create_engine
 
@@ -59,6 +60,7 @@ async def create_services(settings: Settings) -> Services:
         LocalArtifactStore(settings.artifact_dir),
         JobQueue(redis, settings.queue_name),
         settings.key_retention_seconds,
+        keyring.from_settings(settings),
     )
 
 

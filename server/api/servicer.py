@@ -103,7 +103,7 @@ class RolloutServicer:
                 who,
                 mutation.Request(
                     request.DESCRIPTOR.full_name,
-                    fingerprint(request),
+                    fingerprint(rpc.fingerprinted(request, self.svc)),
                     rpc.action,
                     lambda result: rpc.resource(request, parsed, result),
                 ),

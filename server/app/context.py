@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.app.queue import JobQueue
 from server.artifacts import ArtifactStore
 from server.domain.models import Principal
+from server.keyring import Keyring
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Services:
     queue: JobQueue
     # How long an idempotency key is remembered (SPEC §5).
     key_retention_seconds: float = 24 * 3600
+    # Seals instance secrets; without keys, storing a secret value is refused (ADR 009).
+    keyring: Keyring = field(default_factory=Keyring)
 
     @functools.cached_property
     def reader(self) -> AsyncEngine:

@@ -16,6 +16,7 @@ from server.domain import listing
 from server.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from server.domain.models import Instance, Kind
 from server.store import instances as store
+from server.store import secrets as secret_store
 
 INSTANCE_EXISTS = "INSTANCE_EXISTS"
 
@@ -143,7 +144,10 @@ async def set_secrets(
     current = await store.get(conn, caller.organization_id, instance_id, lock=True)
     if current is None:
         raise _not_found(instance_id)
-    await store.set_secrets(conn, instance_id, {k: v.encode() for k, v in secrets.items()}, remove)
+    # Sealed before anything is written: without a key the request is refused and nothing changes.
+    sealed = {name: svc.keyring.encrypt(instance_id, name, value.encode()) for name, value in secrets.items()}
+    await secret_store.put(conn, instance_id, sealed, remove)
+    await store.update(conn, instance_id, {})
     updated = await store.get(conn, caller.organization_id, instance_id)
     assert updated is not None
     return Change(updated)

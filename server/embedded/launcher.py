@@ -2,7 +2,9 @@
 
 Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
 used as they are; the missing ones are started from the wheels with their
-data under ROLLOUT_DATA_DIR (default ./.rollout).
+data under ROLLOUT_DATA_DIR (default ./.rollout). One launcher per data folder
+(server/embedded/stack_lock.py). Without ROLLOUT_SECRETS_KEY(_FILE), the key
+of instance secrets is `<data>/secrets.key`, made on first start.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 
+from server.keyring import KEY_FILE_NAME, create_key_file
+
 from .postgres import EmbeddedPostgres
+from .stack_lock import AlreadyRunning, StackLock
 from .valkey import EmbeddedValkey
 
 log = logging.getLogger(__name__)
@@ -34,15 +39,22 @@ def main() -> int:
     data_root = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout").absolute()
     env = dict(os.environ)
     env["ROLLOUT_DATA_DIR"] = str(data_root)
+    lock = StackLock(data_root)
     services = ExitStack()
     try:
         with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
-            _start_services(services, data_root, env)
+            try:
+                stale = lock.acquire()
+            except AlreadyRunning as exc:
+                log.error("%s; stop it first, or set ROLLOUT_DATA_DIR to another folder", exc)
+                return 1
+            _use_secrets_key(env, data_root)
+            _start_services(services, data_root, env, lock, stale)
             if _migrate(env) != 0 or _bootstrap(env) != 0:
                 return 1
             _print_banner(env)
             return run_stack({"server": [sys.executable, "-m", "server"],
-                              "worker": [sys.executable, "-m", "workers"]}, env)
+                              "worker": [sys.executable, "-m", "workers"]}, env, on_spawn=lock.record)
     except KeyboardInterrupt:
         log.info("interrupted; stopping")
         return 0
@@ -50,16 +62,19 @@ def main() -> int:
         # The rest is bounded by timeouts; a second Ctrl-C must not leave a server behind.
         with _ignoring(*_STOP_SIGNALS):
             services.close()
-            log.info("stopped")
+            if lock.held:
+                lock.release()
+                log.info("stopped")
 
 
 def run_stack(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | None = None,
-              *, stop_timeout: float = 10.0) -> int:
+              *, stop_timeout: float = 10.0, on_spawn: Callable[[str, int], None] | None = None) -> int:
     """Run `commands` (name -> argv) until SIGINT/SIGTERM/SIGHUP arrives or one of them exits.
 
     Then SIGTERM every child's process group, SIGKILL what is still there after
     `stop_timeout` seconds, and return 0 for a requested stop, 1 if a child
-    exited on its own. Must be called from the main thread.
+    exited on its own. `on_spawn(name, pid)` is called as each one starts.
+    Must be called from the main thread.
     """
     # Signal numbers land in a pipe, so one blocking read waits for both a
     # stop request and a child's exit (SIGCHLD) without polling.
@@ -72,6 +87,8 @@ def run_stack(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | No
         for name, argv in commands.items():
             # Own session each: the terminal's Ctrl-C goes to us alone, and we stop them in order.
             children[name] = subprocess.Popen(list(argv), env=env, start_new_session=True)
+            if on_spawn is not None:
+                on_spawn(name, children[name].pid)
             log.info("started %s (pid %d)", name, children[name].pid)
         return _wait_for_stop(read_fd, children)
     finally:
@@ -83,18 +100,32 @@ def run_stack(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | No
         os.close(write_fd)
 
 
-def _start_services(services: ExitStack, data_root: Path, env: dict[str, str]) -> None:
+def _use_secrets_key(env: dict[str, str], data_root: Path) -> None:
+    """The key file under the data folder unless keys are configured; its path, never a key, goes to the children."""
+    if env.get("ROLLOUT_SECRETS_KEY") or env.get("ROLLOUT_SECRETS_KEY_FILE"):
+        log.info("secrets   using the configured key")
+        return
+    path = data_root / KEY_FILE_NAME
+    if create_key_file(path):
+        log.info("secrets   created %s (mode 0600): back it up, instance secrets cannot be read without it", path)
+    env["ROLLOUT_SECRETS_KEY_FILE"] = str(path)
+
+
+def _start_services(services: ExitStack, data_root: Path, env: dict[str, str], lock: StackLock, stale: bool) -> None:
     """Start whatever `env` doesn't already point at, and put its URL into `env`."""
     if env.get("ROLLOUT_DATABASE_URL"):
         log.info("postgres  using ROLLOUT_DATABASE_URL")
     else:
-        postgres = services.enter_context(EmbeddedPostgres(data_root / "postgres"))
+        postgres = services.enter_context(EmbeddedPostgres(
+            data_root / "postgres", stop_leftover=stale,
+            on_spawn=lambda pid: lock.record("postgres", pid, signal.SIGINT),  # its fast shutdown
+        ))
         env["ROLLOUT_DATABASE_URL"] = postgres.url
         log.info("postgres  %s  (data: %s)", postgres.url, postgres.data_dir)
     if env.get("ROLLOUT_REDIS_URL"):
         log.info("valkey    using ROLLOUT_REDIS_URL")
     else:
-        valkey = services.enter_context(EmbeddedValkey(data_root / "valkey"))
+        valkey = services.enter_context(EmbeddedValkey(data_root / "valkey", on_spawn=lambda pid: lock.record("valkey", pid)))
         env["ROLLOUT_REDIS_URL"] = valkey.url
         log.info("valkey    %s  (data: %s)", valkey.url, valkey.data_dir)
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -58,9 +59,11 @@ class EmbeddedPostgres:
     ``durable=False`` turns off fsync and friends: fine for tests, whose data
     may be lost if the machine crashes.
 
-    A server still running in `data_dir` from an earlier run (say, a launcher
-    killed with SIGKILL) is stopped before starting a new one, rather than
-    reused: its port and settings may not be the ones asked for now.
+    A server already running in `data_dir` is refused, unless `stop_leftover`
+    says it was left by a launcher that was killed (server/embedded/stack_lock.py):
+    then it is stopped rather than reused, as its port and settings may not be
+    the ones asked for now. `on_spawn` is told the postmaster's pid as soon as
+    it exists.
     """
 
     def __init__(
@@ -72,6 +75,8 @@ class EmbeddedPostgres:
         user: str = "rollout",
         *,
         durable: bool = True,
+        stop_leftover: bool = False,
+        on_spawn: Callable[[int], None] | None = None,
     ) -> None:
         self._requested_dir = Path(data_dir).absolute()
         self._requested_port = port
@@ -79,6 +84,8 @@ class EmbeddedPostgres:
         self.database = database
         self.user = user
         self.durable = durable
+        self.stop_leftover = stop_leftover
+        self._on_spawn = on_spawn
         self.data_dir = self._requested_dir
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -116,6 +123,8 @@ class EmbeddedPostgres:
             self._stop_leftover_server(install, run_as)
             self._port = self._requested_port or free_port(self.host)
             self._proc = self._spawn(install, run_as)
+            if self._on_spawn is not None:
+                self._on_spawn(self._proc.pid)
             self._wait_ready(self._proc)
             self._create_database(install)
         except BaseException:
@@ -166,6 +175,11 @@ class EmbeddedPostgres:
         pg_ctl = str(install / "bin" / "pg_ctl")
         if _run([pg_ctl, "status", "-D", str(self.data_dir)], run_as).returncode != 0:
             return
+        if not self.stop_leftover:
+            raise RuntimeError(
+                f"a PostgreSQL server that this launcher did not start is running in {self.data_dir}; "
+                f"stop it (pg_ctl stop -D {self.data_dir}) or use another data folder"
+            )
         log.info("stopping a PostgreSQL server left running in %s by an earlier run", self.data_dir)
         stop = [pg_ctl, "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(_STOP_TIMEOUT))]
         _check(_run(stop, run_as), "pg_ctl stop")
@@ -222,6 +236,11 @@ class EmbeddedPostgres:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no server log)"
+
+
+def client_binary(name: str) -> Path:
+    """A client tool of the wheel (psql, pg_dump, …); clients run as us, over TCP."""
+    return _pg_install(None) / "bin" / name
 
 
 def _server_account() -> _RunAs | None:

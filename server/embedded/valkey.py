@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -21,8 +22,15 @@ _STOP_TIMEOUT = 10.0
 class EmbeddedValkey:
     """One valkey-server on `host`; with a `data_dir` its data survives restarts (append-only file)."""
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        on_spawn: Callable[[int], None] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).absolute() if data_dir is not None else None
+        self._on_spawn = on_spawn  # told the server's pid as soon as it exists
         self._requested_port = port
         self.host = host
         self._port: int | None = None
@@ -67,6 +75,8 @@ class EmbeddedValkey:
                     argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile,
                     cwd=workdir, start_new_session=True,
                 )
+            if self._on_spawn is not None:
+                self._on_spawn(self._proc.pid)
             self._wait_ready(self._proc, workdir)
         except BaseException:
             self.stop()

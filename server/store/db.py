@@ -11,6 +11,8 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        # Error messages (and so logs) never carry statement parameters: sealed secrets, token hashes, params.
+        hide_parameters=True,
         # asyncpg prepares statements itself; caching them per connection is the fast path.
         connect_args={"server_settings": {"application_name": "rollout"}},
     )

@@ -107,25 +107,3 @@ async def update(conn: AsyncConnection, instance_id: str, values: dict[str, Any]
     await conn.execute(
         instances.update().where(instances.c.id == instance_id).values(**values, update_time=sa.func.now())
     )
-
-
-async def set_secrets(conn: AsyncConnection, instance_id: str, secrets: dict[str, bytes], remove: list[str]) -> None:
-    if remove:
-        await conn.execute(
-            instance_secrets.delete().where(
-                instance_secrets.c.instance_id == instance_id, instance_secrets.c.name.in_(remove)
-            )
-        )
-    if secrets:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(instance_secrets).values(
-            [{"instance_id": instance_id, "name": k, "value": v} for k, v in secrets.items()]
-        )
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[instance_secrets.c.instance_id, instance_secrets.c.name],
-                set_={"value": stmt.excluded.value, "update_time": sa.func.now()},
-            )
-        )
-    await update(conn, instance_id, {})

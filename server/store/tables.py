@@ -59,7 +59,9 @@ instance_secrets = sa.Table(
     metadata,
     sa.Column("instance_id", UUID(as_uuid=False), sa.ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.Text, primary_key=True),
+    # nonce ‖ AES-256-GCM ciphertext ‖ tag, sealed by server/keyring under `key_id`: never plaintext.
     sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.Text, nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
 

@@ -1,22 +1,35 @@
-"""The embedded PostgreSQL and Valkey servers, and the launcher's child-process handling."""
+"""The embedded PostgreSQL and Valkey servers, the launcher's child-process handling, one stack per data folder."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import pwd
+import re
 import shutil
 import signal
+import stat
+import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.embedded import EmbeddedPostgres, EmbeddedValkey
+from rollout.v1 import rollout_service_pb2 as api
+from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from server.embedded.launcher import run_stack
+from server.embedded.stack_lock import Started, is_running, read_state, started, stop_leftover
+from tests.auth import as_principal
+from tests.integration.helpers import create_instance
+from tests.stack import Process, wait_serving
 
 
 @pytest.fixture
@@ -108,3 +121,157 @@ def _processes_with(marker: str) -> list[int]:
         except OSError:
             pass  # exited while we looked
     return found
+
+
+# --- `make run`: one stack per data folder ---------------------------------------------------------
+
+
+@dataclass
+class Launcher:
+    process: Process
+    address: str
+    data: Path
+
+    @property
+    def token(self) -> str:
+        return (self.data / "admin.token").read_text().strip()
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[[Path], Launcher]]:
+    """Start `python -m server.embedded` on a data folder and wait until its server is SERVING.
+
+    Afterwards every launcher is stopped by pid, and whatever a launcher that could not stop
+    cleanly left recorded is stopped by pid and start time.
+    """
+    started: list[Launcher] = []
+
+    def start(data: Path) -> Launcher:
+        address = f"127.0.0.1:{free_port()}"
+        log = tmp_path / f"launcher-{len(started)}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "server.embedded"], env=_launcher_env(data, address),
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        launcher = Launcher(Process("launcher", popen, log), address, data)
+        started.append(launcher)
+        wait_serving(address, launcher.process, timeout=240)
+        return launcher
+
+    try:
+        yield start
+    finally:
+        for launcher in reversed(started):
+            launcher.process.stop()
+            for leftover in reversed(read_state(launcher.data) or []):
+                stop_leftover(leftover)
+            _remove_moved_postgres_data(launcher, tmp_path)
+
+
+def _launcher_env(data: Path, address: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_")}
+    env.update(ROLLOUT_DATA_DIR=str(data), ROLLOUT_LISTEN=address, ROLLOUT_GRACE_SECONDS="1")
+    return env
+
+
+def _remove_moved_postgres_data(launcher: Launcher, tmp_path: Path) -> None:
+    # As root, data that user nobody cannot reach under tmp_path lives under /tmp instead (postgres.py).
+    for moved in re.findall(r"postgres .*\(data: (.+)\)", launcher.process.log.read_text(errors="replace")):
+        if not Path(moved).is_relative_to(tmp_path):
+            shutil.rmtree(moved, ignore_errors=True)
+
+
+def _recorded(data: Path) -> list[Started]:
+    recorded = read_state(data)
+    assert recorded is not None
+    return recorded
+
+
+def _works(launcher: Launcher) -> None:
+    """SERVING, and real RPCs through the launcher's server, its database and the secrets key it made."""
+    with grpc.insecure_channel(launcher.address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=10)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = as_principal(channel, launcher.token)
+        instance = create_instance(stub, "acme", name=f"web-{uuid.uuid4().hex[:8]}")
+        stub.SetInstanceSecrets(api.SetInstanceSecretsRequest(organization_id="acme", id=instance.id, secrets={"db": "pw"}))
+        assert list(stub.GetInstance(api.GetInstanceRequest(organization_id="acme", id=instance.id)).secret_names) == ["db"]
+
+
+def test_a_leftover_is_stopped_only_if_pid_and_start_time_still_match(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)], start_new_session=True)
+    try:
+        recorded = started("sleeper", child.pid)
+        assert recorded is not None and is_running(recorded)
+        for impostor in (
+            dataclasses.replace(recorded, start_ticks=recorded.start_ticks - 1),  # the pid was reused
+            dataclasses.replace(recorded, boot_id="another boot"),
+        ):
+            assert not is_running(impostor)
+            stop_leftover(impostor)
+            assert child.poll() is None
+        stop_leftover(recorded)
+        assert child.wait(timeout=30) == -signal.SIGTERM
+        assert not is_running(recorded)
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.timeout(600)
+def test_a_second_launcher_on_the_same_folder_is_refused_and_the_first_keeps_serving(
+    launch: Callable[[Path], Launcher], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    first = launch(data)
+    recorded = _recorded(data)
+    assert [p.name for p in recorded] == ["postgres", "valkey", "server", "worker"]
+    state_before = (data / "stack.state").read_bytes()
+
+    second = subprocess.run(
+        [sys.executable, "-m", "server.embedded"], env=_launcher_env(data, f"127.0.0.1:{free_port()}"),
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert second.returncode != 0
+    assert f"already running on {data} (launcher pid {first.process.popen.pid})" in second.stderr
+    assert (data / "stack.state").read_bytes() == state_before
+    assert all(is_running(p) for p in recorded)
+    _works(first)
+    # The key reached the children as a file path: no process's arguments or environment hold a key.
+    key_file = data / "secrets.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    keys = [line for line in key_file.read_text().splitlines() if line and not line.startswith("#")]
+    for process in recorded:
+        seen = Path(f"/proc/{process.pid}/cmdline").read_bytes() + Path(f"/proc/{process.pid}/environ").read_bytes()
+        assert not any(k.encode() in seen for k in keys)
+    assert f"ROLLOUT_SECRETS_KEY_FILE={key_file}".encode() in Path(f"/proc/{recorded[2].pid}/environ").read_bytes()
+
+    first.process.stop()
+    assert first.process.popen.returncode == 0
+    assert not any(is_running(p) for p in recorded)
+    assert read_state(data) is None
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_launchers_folder_starts_again_and_leaves_no_orphans(
+    launch: Callable[[Path], Launcher], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    first = launch(data)
+    orphans = _recorded(data)
+    first.process.kill(signal.SIGKILL)
+    assert all(is_running(p) for p in orphans)  # what a killed launcher leaves behind
+
+    again = launch(data)
+
+    assert not any(is_running(p) for p in orphans)
+    log = again.process.log.read_text(errors="replace")
+    assert all(f"stopping {p.name} (pid {p.pid}), left running" in log for p in orphans)
+    _works(again)
+    replacements = _recorded(data)
+    again.process.stop()
+    assert again.process.popen.returncode == 0
+    assert not any(is_running(p) for p in replacements)

@@ -13,6 +13,7 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
+from server.keyring import Keyring, parse
 from server.store.db import asyncpg_dsn
 from tests.integration.helpers import (
     Stub,
@@ -29,6 +30,7 @@ from tests.integration.helpers import (
     set_params,
     wait_done,
 )
+from tests.stack import TEST_SECRETS_KEY
 
 S = pb.Deployment
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -251,10 +253,10 @@ def test_secrets_are_untouched_and_never_shown(
     approve(stub, org, proposal.id)
     assert wait_done(stub, org, proposal.id).status == S.STATUS_COMPLETED
 
-    async def stored() -> tuple[bytes, str]:
+    async def stored() -> tuple[asyncpg.Record, str]:
         conn = await asyncpg.connect(asyncpg_dsn(backends[0]))
         try:
-            value = await conn.fetchval("SELECT value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
+            value = await conn.fetchrow("SELECT key_id, value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
             dump = await conn.fetchval(
                 "SELECT string_agg(t::text, ' ') FROM (SELECT d::text AS t FROM deployments d WHERE organization_id = $1"
                 " UNION ALL SELECT e::text FROM deployment_events e WHERE organization_id = $1"
@@ -266,7 +268,9 @@ def test_secrets_are_untouched_and_never_shown(
             await conn.close()
 
     value, dump = asyncio.run(stored())
-    assert value == secret_v2.encode()  # the rollback did not bring the old secret back
+    # The rollback did not bring the old secret back.
+    assert Keyring(parse([TEST_SECRETS_KEY], "test")).decrypt(value["key_id"], instance.id, "token", value["value"]) == (
+        secret_v2.encode())
     assert instance_of(stub, org, instance.id).secret_names == ["token"]
     for secret in (secret_v1, secret_v2):
         assert secret not in dump
