@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import platform
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -106,6 +107,10 @@ def _single(name: str, seconds: list[float]) -> Result:
     return summarize(name, 1, seconds, sum(seconds))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: keeps the benchmark working in CI")
@@ -113,6 +118,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
+    # SIGTERM unwinds like Ctrl-C, so the servers and workers the harness started are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="rollout-bench-") as workdir:
         harness = Harness(Path(workdir), durable=args.durable)
         started = time.monotonic()

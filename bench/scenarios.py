@@ -107,7 +107,8 @@ class Product:
         return str(proposal.id)
 
     async def prepare(self, instances: int) -> None:
-        """Instances that each have two completed deployments, v1 and v2."""
+        """Instances that each have two past completed deployments, v1 and v2 (a third one is active:
+        a rollback to the active deployment would change nothing and is refused)."""
         releases = []
         for version in ("1.0.0", "2.0.0"):
             releases.append(await self.stub.PublishRelease(api.PublishReleaseRequest(
@@ -120,6 +121,7 @@ class Product:
                 metadata=self.md)
             first = await self._deploy(instance.id, releases[0].id)
             second = await self._deploy(instance.id, releases[1].id)
+            await self._deploy(instance.id, releases[1].id)
             return Target(instance.id, (first, second))
 
         self.targets = list(await asyncio.gather(*(one(i) for i in range(instances))))

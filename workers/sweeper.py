@@ -17,15 +17,16 @@ from workers.runtime import drain_due
 async def sweep(ctx: dict[str, Any]) -> int:
     svc: Services = ctx["services"]
     settings: Settings = ctx["settings"]
-    # A run whose worker stopped renewing its lease is taken over by the job asked for here; its
-    # attempt in the job id keeps repeats within one takeover deduplicated but never blocked.
+    # Job ids carry the round, so repeats within a round are deduplicated but a job lost with Redis
+    # (its id may outlive it) never blocks the next round's.
+    retry_round = int(time.time() // max(settings.stall_seconds, 1))
+    # A run whose worker stopped renewing its lease is taken over by the job asked for here.
     expired = await runs.expired(svc.engine)
     for deployment_id, attempt in expired:
-        await svc.queue.enqueue_provision(deployment_id, f"resume-{attempt}")
+        await svc.queue.enqueue_provision(deployment_id, f"resume-{attempt}-{retry_round}")
     stalled = await runs.stalled(svc.engine, settings.stall_seconds)
-    retry_round = f"sweep-{int(time.time() // max(settings.stall_seconds, 1))}"
     for deployment_id in stalled:
-        await svc.queue.enqueue_provision(deployment_id, retry_round)
+        await svc.queue.enqueue_provision(deployment_id, f"sweep-{retry_round}")
     drained = await drain_due(svc, ctx["driver"])
     async with svc.engine.begin() as conn:
         purged = await idempotency.purge_expired(conn)

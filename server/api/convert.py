@@ -142,6 +142,7 @@ def audit_event(value: AuditRecord) -> pb.AuditEvent:
         new_release_id=value.new_release_id or "",
         request_id=value.request_id,
         attribution=value.attribution,
+        reason=value.reason,
         outcome=value.outcome,
         sequence=value.sequence,
         hash=value.hash,

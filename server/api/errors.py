@@ -1,6 +1,7 @@
 """The one place where errors become gRPC statuses (AIP-193).
 
-Every status carries an ErrorInfo{reason, domain}; INVALID_ARGUMENT also
+Each error class says its own code (server/domain/errors.py). Every status
+carries an ErrorInfo{reason, domain, metadata: the ids involved}; INVALID_ARGUMENT also
 carries BadRequest field violations. Backend outages become UNAVAILABLE so
 clients retry; anything else unexpected is logged and answered INTERNAL
 without internals in the message.
@@ -16,39 +17,12 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from server.domain.errors import InvalidArgument, RolloutError, Unavailable
 from server.store.faults import is_transient
-from server.domain.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    NotImplementedYet,
-    PermissionDenied,
-    RolloutError,
-    Unauthenticated,
-    Unavailable,
-)
 
 log = logging.getLogger(__name__)
 
 DOMAIN = "rollout.dev"
-
-CODES: dict[type[RolloutError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    Unavailable: grpc.StatusCode.UNAVAILABLE,
-    NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-}
-
-def _code_of(exc: RolloutError) -> grpc.StatusCode:
-    for cls in type(exc).__mro__:
-        if cls in CODES:
-            return CODES[cls]
-    return grpc.StatusCode.INTERNAL
 
 
 def _pack(message: Message) -> any_pb2.Any:
@@ -65,10 +39,7 @@ def to_status(exc: BaseException) -> grpc.Status:
     if not isinstance(exc, RolloutError):
         log.error("internal error", exc_info=exc)
         exc = RolloutError("internal error", "INTERNAL")
-        code = grpc.StatusCode.INTERNAL
-    else:
-        code = _code_of(exc)
-    return rpc_status.to_status(bounded_status(code, exc))
+    return rpc_status.to_status(bounded_status(grpc.StatusCode[exc.code], exc))
 
 
 # Stock clients refuse trailers over 8 KiB (grpcio: "received metadata size exceeds hard limit"),
@@ -90,7 +61,8 @@ def clip(text: str, limit: int) -> str:
 
 def bounded_status(code: grpc.StatusCode, exc: RolloutError) -> status_pb2.Status:
     """The google.rpc.Status of `exc`, with whatever it echoes from the request cut to size."""
-    details = [_pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN))]
+    metadata = {clip(k, MAX_FIELD_BYTES): clip(v, MAX_DESCRIPTION_BYTES) for k, v in list(exc.metadata.items())[:8]}
+    details = [_pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata))]
     message = clip(exc.message, MAX_MESSAGE_BYTES)
     if isinstance(exc, InvalidArgument):
         shown = [

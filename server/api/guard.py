@@ -47,6 +47,9 @@ def credentials(request: Any, context: Context) -> Credentials:
 def target(method: str, request: Any) -> tuple[str, Target]:
     """The action the RPC requires, and the resource it is checked on."""
     rule = PERMISSIONS[method]
+    if rule.otherwise and not getattr(request, rule.field):
+        scope, field = rule.otherwise
+        return rule.action, Target(scope, getattr(request, field))
     if rule.scope is Scope.NEW_INSTANCE:
         spec = request.instance
         attrs = {"project": spec.project, "environment": spec.environment, "labels": dict(spec.labels)}

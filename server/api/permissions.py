@@ -16,6 +16,8 @@ class Rule:
     action: str
     scope: Scope
     field: str = "id"
+    # When `field` is empty in the request: the scope and field it names instead.
+    otherwise: tuple[Scope, str] | None = None
 
 
 PERMISSIONS: dict[str, Rule] = {
@@ -31,7 +33,7 @@ PERMISSIONS: dict[str, Rule] = {
     "DeleteReleaseArtifact": Rule("release:publish", Scope.RELEASE),
     "ProposeDeployment": Rule("instance:propose", Scope.INSTANCE, "instance_id"),
     "DecommissionInstance": Rule("instance:propose", Scope.INSTANCE),
-    "RollbackDeployment": Rule("instance:propose", Scope.DEPLOYMENT),
+    "RollbackDeployment": Rule("instance:propose", Scope.DEPLOYMENT, otherwise=(Scope.INSTANCE, "instance_id")),
     "PlanDeployment": Rule("instance:propose", Scope.DEPLOYMENT),
     "ApproveDeployment": Rule("instance:deploy", Scope.DEPLOYMENT),
     "RejectDeployment": Rule("instance:deploy", Scope.DEPLOYMENT),

@@ -258,6 +258,28 @@ def propose(request: api.ProposeDeploymentRequest) -> None:
     v.check()
 
 
+ROLLBACK_TARGETS = {api.RollbackDeploymentRequest.TARGET_PREVIOUS_GOOD}
+MAX_REASON = 512
+
+
+def rollback(request: api.RollbackDeploymentRequest) -> None:
+    """Either the source by `id`, or `instance_id` and a `target` that chooses it; an optional reason."""
+    v = Violations()
+    organization(v, request)
+    if request.id and (request.instance_id or request.target):
+        v.add("id", "give either id, or instance_id and target, not both")
+    elif request.id:
+        v.uuid("id", request.id)
+    elif request.instance_id or request.target:
+        v.uuid("instance_id", request.instance_id)
+        if request.target not in ROLLBACK_TARGETS:
+            v.add("target", "must be TARGET_PREVIOUS_GOOD with instance_id")
+    else:
+        v.add("id", "required: the source deployment, or instance_id and target")
+    v.text("reason", request.reason, MAX_REASON)
+    v.check()
+
+
 def with_text(request: Any, field: str) -> None:
     v = Violations()
     organization(v, request)

@@ -174,10 +174,12 @@ RPCS: dict[str, Mutation | Query | Stream] = {
         convert.deployment,
     ),
     "RollbackDeployment": Mutation(
-        requests.named,
+        requests.rollback,
         "deployment.rollback",
-        made("deployments", named("deployments")),
-        lambda c, s, w, r, _: deployments.rollback(c, s, w, r.id),
+        made("deployments", lambda r, p, _: f"deployments/{r.id}" if r.id else f"instances/{r.instance_id}"),
+        lambda c, s, w, r, _: deployments.rollback(
+            c, s, w, deployments.RollbackTo(r.id or None, r.instance_id or None), r.reason
+        ),
         convert.deployment,
     ),
     "PlanDeployment": Mutation(

@@ -106,6 +106,7 @@ class RolloutServicer:
                     fingerprint(rpc.fingerprinted(request, self.svc)),
                     rpc.action,
                     lambda result: rpc.resource(request, parsed, result),
+                    getattr(request, "reason", ""),
                 ),
                 lambda conn: rpc.run(conn, self.svc, who, request, parsed),
                 lambda result: rpc.encode(result).SerializeToString(),

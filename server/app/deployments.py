@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -138,16 +139,41 @@ async def decommission(
     return Change(proposal)
 
 
-async def rollback(conn: AsyncConnection, svc: Services, caller: Caller, source_id: str) -> Change[Deployment]:
+@dataclass(frozen=True)
+class RollbackTo:
+    """The source of a rollback: named, or chosen on an instance (its previous good run)."""
+
+    source_id: str | None
+    instance_id: str | None = None
+
+
+async def rollback(
+    conn: AsyncConnection, svc: Services, caller: Caller, to: RollbackTo, reason: str = ""
+) -> Change[Deployment]:
     """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
-    instance, source = await _lock(conn, caller, source_id)
-    release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None
-    rollback_rules.check_source(source, release, instance)
+    if to.source_id:
+        instance, source = await _lock(conn, caller, to.source_id)
+        release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None
+        rollback_rules.check_source(source, release, instance)
+    else:
+        assert to.instance_id is not None
+        instance = await _instance(conn, caller, to.instance_id, lock=True)
+        source = rollback_rules.previous_good(await _past_runs(svc, conn, caller, instance), instance)
     snap = rollback_rules.snapshot(source, instance)
     proposal = await _insert_proposal(
-        conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source), rollback_of=source
+        conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source, reason), rollback_of=source
     )
     return Change(proposal, await _moves(conn, instance, proposal))
+
+
+async def _past_runs(
+    svc: Services, conn: AsyncConnection, caller: Caller, instance: Instance
+) -> list[tuple[Deployment, Release | None]]:
+    """The instance's COMPLETED PROVISION deployments, newest first, each with its release."""
+    runs = await store.completed_provisions(conn, instance.id)
+    ids = list({r.bundle_release_id for r in runs if r.bundle_release_id})
+    found = {row["id"]: to_release(row, svc.artifacts) for row in await release_store.get_many(conn, caller.organization_id, ids)}
+    return [(run, found.get(run.bundle_release_id or "")) for run in runs]
 
 
 async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:

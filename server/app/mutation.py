@@ -23,29 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
 from server.domain.audit import ActiveMove, AuditEntry
-from server.domain.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    NotFound,
-    PermissionDenied,
-    RolloutError,
-    Unavailable,
-)
+from server.domain.errors import AlreadyExists, RolloutError, Unavailable
 from server.store import audit as audit_store
 from server.store import idempotency as keys
 
 T = TypeVar("T")
 
 KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-
-# Errors that a repeat of the same request would meet again: stored and replayed.
-DETERMINISTIC: dict[str, type[RolloutError]] = {
-    "NOT_FOUND": NotFound,
-    "ALREADY_EXISTS": AlreadyExists,
-    "FAILED_PRECONDITION": FailedPrecondition,
-    "PERMISSION_DENIED": PermissionDenied,
-}
-_CODE_OF = {cls: code for code, cls in DETERMINISTIC.items()}
+MAX_REASON = 512
 
 
 @dataclass
@@ -69,22 +54,17 @@ class Request(Generic[T]):
     action: str
     # The audited resource, given the result (None for a refused attempt, which has none).
     resource: Callable[[T | None], str]
+    # The reason the caller gave, if the call takes one.
+    reason: str = ""
 
     def entry(self, result: T | None, moves: ActiveMove | None = None) -> AuditEntry:
-        return AuditEntry.of(self.action, self.resource(result), moves)
+        return AuditEntry.of(self.action, self.resource(result), moves, self.reason[:MAX_REASON])
 
 
 @dataclass(frozen=True)
 class Done(Generic[T]):
     response: bytes
     replayed: bool
-
-
-def _code(exc: RolloutError) -> str | None:
-    for cls in type(exc).__mro__:
-        if cls in _CODE_OF:
-            return _CODE_OF[cls]
-    return None
 
 
 async def execute(
@@ -111,10 +91,9 @@ async def execute(
                     replay = response if change.replay_result is None else encode(change.replay_result)
                     await keys.store_response(conn, caller.organization_id, key, replay)
     except RolloutError as exc:
-        code = _code(exc)
-        if code is None:
+        if not exc.replayed:
             raise  # e.g. INVALID_ARGUMENT found while running: nothing happened, the key stays free
-        theirs: Done[T] | None = await _refused(svc, caller, request, exc, code)
+        theirs: Done[T] | None = await _refused(svc, caller, request, exc)
         if theirs is None:
             raise
         return theirs
@@ -132,14 +111,15 @@ def _replay(request: Request[T], stored: keys.StoredKey | None) -> Done[T]:
         raise AlreadyExists(
             "this idempotency key was used for a different request; use a new key", KEY_REUSED
         )
-    if stored.error_code is not None:
-        raise DETERMINISTIC[stored.error_code](stored.error_message or "", stored.error_reason)
+    if stored.error is not None:
+        code, reason, message, metadata = stored.error
+        raise RolloutError.by_code[code](message, reason, **metadata)
     assert stored.response is not None
     return Done(stored.response, replayed=True)
 
 
 async def _refused(
-    svc: Services, caller: Caller, request: Request[T], exc: RolloutError, code: str
+    svc: Services, caller: Caller, request: Request[T], exc: RolloutError
 ) -> Done[T] | None:
     """Store the deterministic error for the key (if it is still free) and audit the refused attempt.
 
@@ -154,7 +134,7 @@ async def _refused(
                 request.method,
                 request.fingerprint,
                 svc.key_retention_seconds,
-                error=(code, exc.reason, exc.message),
+                error=(exc.code, exc.reason, exc.message, exc.metadata),
             )
             if not claimed:
                 # Someone else finished first; their stored outcome is what the client gets.

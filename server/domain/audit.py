@@ -33,11 +33,13 @@ class AuditEntry:
     new_deployment_id: str | None = None
     previous_release_id: str | None = None
     new_release_id: str | None = None
+    # The reason the caller gave (a rollback's or a rejection's), if any.
+    reason: str = ""
 
     @classmethod
-    def of(cls, action: str, resource: str, moves: ActiveMove | None = None) -> AuditEntry:
+    def of(cls, action: str, resource: str, moves: ActiveMove | None = None, reason: str = "") -> AuditEntry:
         if moves is None:
-            return cls(action, resource)
+            return cls(action, resource, reason=reason)
         return cls(
             action,
             resource,
@@ -45,6 +47,7 @@ class AuditEntry:
             moves.new_deployment_id,
             moves.previous_release_id,
             moves.new_release_id,
+            reason,
         )
 
 
@@ -67,6 +70,7 @@ class AuditRecord:
     outcome: str
     prev_hash: str
     hash: str
+    reason: str = ""
 
 
 def canonical(record: AuditRecord) -> str:
@@ -86,6 +90,7 @@ def canonical(record: AuditRecord) -> str:
         "request_id": record.request_id,
         "attribution": record.attribution,
         "outcome": record.outcome,
+        "reason": record.reason,
     }
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

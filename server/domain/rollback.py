@@ -8,6 +8,8 @@ part of a deployment and are never touched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from server.domain.errors import FailedPrecondition
 from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.domain.releases import check_deployable
@@ -15,10 +17,18 @@ from server.domain.snapshot import Snapshot, md_metadata, user_params
 
 SOURCE_NOT_COMPLETED = "SOURCE_NOT_COMPLETED"
 SOURCE_NOT_PROVISION = "SOURCE_NOT_PROVISION"
+SOURCE_IS_ACTIVE = "SOURCE_IS_ACTIVE"
+NO_ROLLBACK_TARGET = "NO_ROLLBACK_TARGET"
 
 
 def check_source(source: Deployment, release: Release | None, instance: Instance) -> Release:
     """The source's release, if the source can be rolled back to; FailedPrecondition otherwise."""
+    if source.id == instance.active_deployment_id:
+        raise FailedPrecondition(
+            f"deployment {source.id} is the instance's active deployment; rolling back to it would change nothing",
+            SOURCE_IS_ACTIVE,
+            deployment_id=source.id,
+        )
     if source.action is not Action.PROVISION:
         raise FailedPrecondition(
             f"deployment {source.id} is a {source.action.value}; only a PROVISION can be rolled back to",
@@ -48,5 +58,27 @@ def snapshot(source: Deployment, instance: Instance) -> Snapshot:
     )
 
 
-def message(source: Deployment) -> str:
-    return f"Rollback to deployment {source.id} (v{source.version})"
+def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], instance: Instance) -> Deployment:
+    """Seed 000's "last known-good run", chosen for the caller: the first of `candidates` (the
+    instance's COMPLETED PROVISION deployments, newest first) that is not the active deployment,
+    whose release is usable (not FAILED, artifact present) and not quarantined for the instance."""
+    quarantined = set(instance.quarantined_release_ids)
+    for source, release in candidates:
+        if source.id == instance.active_deployment_id or release is None or release.id in quarantined:
+            continue
+        try:
+            check_source(source, release, instance)
+        except FailedPrecondition:
+            continue
+        return source
+    raise FailedPrecondition(
+        f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, "
+        "FAILED or quarantined releases and releases whose artifact is gone are skipped)",
+        NO_ROLLBACK_TARGET,
+        instance_id=instance.id,
+    )
+
+
+def message(source: Deployment, reason: str = "") -> str:
+    text = f"Rollback to deployment {source.id} (v{source.version})"
+    return f"{text}: {reason}" if reason else text

@@ -48,6 +48,7 @@ async def append(
         outcome=outcome,
         prev_hash="",
         hash="",
+        reason=entry.reason,
     )
     values = {k: v for k, v in record.__dict__.items() if k != "sequence"}
     await conn.execute(audit_events.insert().values(**values, pending_body=canonical(record)))

@@ -78,6 +78,24 @@ async def list_page(
     return [to_deployment(r) for r in rows]
 
 
+_COMPLETED_PROVISIONS = (
+    sa.select(deployments)
+    .where(
+        deployments.c.instance_id == sa.bindparam("instance_id"),
+        deployments.c.action == Action.PROVISION.value,
+        deployments.c.status == Status.COMPLETED.value,
+    )
+    .order_by(deployments.c.create_time.desc(), deployments.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
+async def completed_provisions(conn: AsyncConnection, instance_id: str, limit: int = 100) -> list[Deployment]:
+    """The instance's COMPLETED PROVISION deployments, newest first: the runs it could return to."""
+    rows = await conn.execute(_COMPLETED_PROVISIONS, {"instance_id": instance_id, "limit": limit})
+    return [to_deployment(r) for r in rows]
+
+
 async def update(conn: AsyncConnection, deployment_id: str, values: dict[str, Any]) -> Deployment:
     row = (
         await conn.execute(

@@ -11,14 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.store.tables import idempotency_keys
 
 
+# A stored error: its code, reason, message and metadata (server/domain/errors.py).
+StoredError = tuple[str, str, str, dict[str, str]]
+
+
 @dataclass(frozen=True)
 class StoredKey:
     method: str
     fingerprint: str
     response: bytes | None
-    error_code: str | None
-    error_reason: str | None
-    error_message: str | None
+    error: StoredError | None
 
 
 async def claim(
@@ -28,7 +30,7 @@ async def claim(
     method: str,
     fingerprint: str,
     retention_seconds: float,
-    error: tuple[str, str, str] | None = None,
+    error: StoredError | None = None,
 ) -> bool:
     """Insert the key; False if it exists.
 
@@ -44,7 +46,7 @@ async def claim(
         "expire_time": sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, retention_seconds),
     }
     if error is not None:
-        values.update(error_code=error[0], error_reason=error[1], error_message=error[2])
+        values.update(error_code=error[0], error_reason=error[1], error_message=error[2], error_metadata=error[3])
     result = await conn.execute(
         pg_insert(idempotency_keys).values(**values).on_conflict_do_nothing().returning(idempotency_keys.c.key)
     )
@@ -70,7 +72,10 @@ async def get(conn: AsyncConnection, organization_id: str, key: str) -> StoredKe
     if row is None:
         return None
     m = row._mapping
-    return StoredKey(m["method"], m["fingerprint"], m["response"], m["error_code"], m["error_reason"], m["error_message"])
+    error = None
+    if m["error_code"] is not None:
+        error = (m["error_code"], m["error_reason"] or "", m["error_message"] or "", dict(m["error_metadata"] or {}))
+    return StoredKey(m["method"], m["fingerprint"], m["response"], error)
 
 
 async def purge_expired(conn: AsyncConnection, limit: int = 10_000) -> int:

@@ -26,6 +26,15 @@ async def get(conn: AsyncConnection, organization_id: str, release_id: str, lock
     return row._mapping if row else None
 
 
+async def get_many(conn: AsyncConnection, organization_id: str, release_ids: list[str]) -> list[sa.RowMapping]:
+    if not release_ids:
+        return []
+    rows = await conn.execute(
+        sa.select(releases).where(releases.c.organization_id == organization_id, releases.c.id.in_(release_ids))
+    )
+    return [r._mapping for r in rows]
+
+
 async def candidates(conn: AsyncConnection, organization_id: str, bundle: str, channel: str) -> list[sa.RowMapping]:
     """READY releases a version constraint may choose from."""
     rows = await conn.execute(

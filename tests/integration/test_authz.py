@@ -66,6 +66,7 @@ def context(admin: Stub, org: str) -> dict[str, Any]:
     instance = create_instance(admin, org)
     release = publish(admin, org, "1.0.0")
     done = deploy(admin, org, instance.id)
+    deploy(admin, org, instance.id)  # `done` becomes a past run, something to roll back to
     admin_principal = next(p for p in admin.ListPrincipals(api.ListPrincipalsRequest(organization_id=org)).principals
                            if p.name == "admin")
     return {

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 
+from tests.tools import run_tool
+
+
+@pytest.mark.timeout(480)
 def test_bench_smoke_mode_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
-    )
+    result = run_tool(["bench", "--smoke", "--out", str(out)], timeout=360)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "× floor (p50)" in result.stdout
     report = json.loads(out.read_text())

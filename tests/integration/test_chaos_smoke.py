@@ -7,15 +7,13 @@ server kills, PostgreSQL and Valkey restarts, a key storm).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tools import run_tool
+
 pytestmark = pytest.mark.timeout(420)
 
 INVARIANTS = [
@@ -40,10 +38,7 @@ INVARIANTS = [
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("chaos") / "chaos.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "chaos", "--short", "--seed", "1", "--json", str(out)],
-        capture_output=True, text=True, timeout=360, cwd=ROOT,
-    )
+    result = run_tool(["chaos", "--short", "--seed", "1", "--json", str(out)], timeout=360)
     assert result.returncode in (0, 1), result.stderr[-4000:]
     report: dict[str, Any] = json.loads(out.read_text())
     assert (result.returncode == 0) == report["passed"], "the exit code says whether every invariant holds"

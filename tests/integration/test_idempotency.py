@@ -35,6 +35,7 @@ def test_200_concurrent_identical_rollbacks_make_one_change(stub: Stub, org: str
     instance = create_instance(stub, org)
     publish(stub, org, "1.0.0")
     source = deploy(stub, org, instance.id)
+    deploy(stub, org, instance.id)  # `source` becomes a past run
     before = len(deployments_of(stub, org, instance.id))
     request = api.RollbackDeploymentRequest(organization_id=org, id=source.id, request_id="incident-42-rollback")
     start = threading.Barrier(200)

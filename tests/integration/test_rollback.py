@@ -155,6 +155,7 @@ def test_source_whose_release_failed_is_refused(stub: Stub, org: str, backends: 
     instance = create_instance(stub, org)
     v1 = publish(stub, org, "1.0.0")
     done = deploy(stub, org, instance.id)
+    deploy(stub, org, instance.id)  # `done` becomes a past run
     # No RPC turns a published release FAILED; a build found bad later is marked so by the release pipeline.
     sql(backends[0], "UPDATE releases SET state = 'FAILED' WHERE id = $1::uuid", v1.id)
 
@@ -167,6 +168,7 @@ def test_source_whose_artifact_is_gone_is_refused(stub: Stub, org: str) -> None:
     instance = create_instance(stub, org)
     v1 = publish(stub, org, "1.0.0")
     done = deploy(stub, org, instance.id)
+    deploy(stub, org, instance.id)  # `done` becomes a past run
     stub.DeleteReleaseArtifact(api.DeleteReleaseArtifactRequest(organization_id=org, id=v1.id))
 
     f = failure(lambda: rollback(stub, org, done.id))
@@ -178,6 +180,7 @@ def test_archived_release_with_its_artifact_can_be_rolled_back_to(stub: Stub, or
     instance = create_instance(stub, org)
     v1 = publish(stub, org, "1.0.0")
     done = deploy(stub, org, instance.id)
+    deploy(stub, org, instance.id)  # `done` becomes a past run
     stub.ArchiveRelease(api.ArchiveReleaseRequest(organization_id=org, id=v1.id))
 
     assert rollback(stub, org, done.id).status == S.STATUS_PROPOSED
@@ -249,6 +252,7 @@ def test_secrets_are_untouched_and_never_shown(
     stub.SetInstanceSecrets(api.SetInstanceSecretsRequest(organization_id=org, id=instance.id, secrets={"token": secret_v1}))
     source = deploy(stub, org, instance.id)
     stub.SetInstanceSecrets(api.SetInstanceSecretsRequest(organization_id=org, id=instance.id, secrets={"token": secret_v2}))
+    deploy(stub, org, instance.id)  # `source` becomes a past run
     proposal = rollback(stub, org, source.id)
     approve(stub, org, proposal.id)
     assert wait_done(stub, org, proposal.id).status == S.STATUS_COMPLETED
@@ -350,6 +354,7 @@ def test_artifact_deleted_after_rollback_approval_fails_the_run(stub: Stub, org:
     v1 = publish(stub, org, "1.0.0")
     first = deploy(stub, org, instance.id)
     publish(stub, org, "1.1.0")
+    deploy(stub, org, instance.id)  # `first` becomes a past run
     set_params(stub, org, instance.id, {"rollout.simulate": {"delay_ms": 1500}})
     blocker = propose(stub, org, instance.id)
     back = rollback(stub, org, first.id)

@@ -293,7 +293,7 @@ class DeploymentEvent(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[_Union[DeploymentEvent.Type, str]] = ..., status: _Optional[_Union[Deployment.Status, str]] = ..., message: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., instance_id: _Optional[str] = ..., instance_sequence: _Optional[int] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("id", "create_time", "organization_id", "actor", "actor_kind", "action", "resource", "previous_deployment_id", "new_deployment_id", "previous_release_id", "new_release_id", "request_id", "attribution", "outcome", "sequence", "hash", "prev_hash")
+    __slots__ = ("id", "create_time", "organization_id", "actor", "actor_kind", "action", "resource", "previous_deployment_id", "new_deployment_id", "previous_release_id", "new_release_id", "request_id", "attribution", "outcome", "sequence", "hash", "prev_hash", "reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +311,7 @@ class AuditEvent(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     create_time: _timestamp_pb2.Timestamp
     organization_id: str
@@ -328,7 +329,8 @@ class AuditEvent(_message.Message):
     sequence: int
     hash: str
     prev_hash: str
-    def __init__(self, id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., organization_id: _Optional[str] = ..., actor: _Optional[str] = ..., actor_kind: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., previous_deployment_id: _Optional[str] = ..., new_deployment_id: _Optional[str] = ..., previous_release_id: _Optional[str] = ..., new_release_id: _Optional[str] = ..., request_id: _Optional[str] = ..., attribution: _Optional[str] = ..., outcome: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., organization_id: _Optional[str] = ..., actor: _Optional[str] = ..., actor_kind: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., previous_deployment_id: _Optional[str] = ..., new_deployment_id: _Optional[str] = ..., previous_release_id: _Optional[str] = ..., new_release_id: _Optional[str] = ..., request_id: _Optional[str] = ..., attribution: _Optional[str] = ..., outcome: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Principal(_message.Message):
     __slots__ = ("id", "name", "kind", "groups", "disabled", "create_time")

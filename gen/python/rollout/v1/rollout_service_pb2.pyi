@@ -1,6 +1,7 @@
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from rollout.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -172,14 +173,26 @@ class DecommissionInstanceRequest(_message.Message):
     def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., request_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RollbackDeploymentRequest(_message.Message):
-    __slots__ = ("organization_id", "id", "request_id")
+    __slots__ = ("organization_id", "id", "request_id", "instance_id", "target", "reason")
+    class Target(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TARGET_UNSPECIFIED: _ClassVar[RollbackDeploymentRequest.Target]
+        TARGET_PREVIOUS_GOOD: _ClassVar[RollbackDeploymentRequest.Target]
+    TARGET_UNSPECIFIED: RollbackDeploymentRequest.Target
+    TARGET_PREVIOUS_GOOD: RollbackDeploymentRequest.Target
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     id: str
     request_id: str
-    def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    instance_id: str
+    target: RollbackDeploymentRequest.Target
+    reason: str
+    def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., request_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., target: _Optional[_Union[RollbackDeploymentRequest.Target, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PlanDeploymentRequest(_message.Message):
     __slots__ = ("organization_id", "id", "request_id")

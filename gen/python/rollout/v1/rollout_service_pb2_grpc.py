@@ -370,12 +370,16 @@ class RolloutServiceServicer:
 
     def RollbackDeployment(self, request, context):
         """Proposes to return the instance to the exact snapshot of a past
-        COMPLETED PROVISION deployment (`id` is that source). Returns the new
+        COMPLETED PROVISION deployment: the one named by `id`, or the one that
+        `instance_id` + `target` choose (TARGET_PREVIOUS_GOOD: the newest
+        COMPLETED PROVISION of the instance that is not its active deployment,
+        whose release is usable and not quarantined for it). Returns the new
         PROPOSED deployment with `rollback_of` set. Approving it also pins the
         instance's release pointer to the source's release. Errors:
         INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION with reason
-        `SOURCE_NOT_COMPLETED`, `SOURCE_NOT_PROVISION`, `RELEASE_NOT_READY` or
-        `ARTIFACT_GONE`.
+        `SOURCE_NOT_COMPLETED`, `SOURCE_NOT_PROVISION`, `SOURCE_IS_ACTIVE` (it
+        would change nothing), `RELEASE_NOT_READY`, `ARTIFACT_GONE` or
+        `NO_ROLLBACK_TARGET` (no past run qualifies).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
