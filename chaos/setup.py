@@ -9,7 +9,7 @@ from chaos.load import BUNDLE
 from chaos.watch import Seen, watch_deployment
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from server.bootstrap import create_admin
+from server.first_admin import create_admin
 from server.store.db import create_engine
 
 RELEASES = ("1.0.0", "1.1.0")

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from server.bootstrap import create_admin
+from server.first_admin import create_admin
 from server.store.db import create_engine
 
 

@@ -8,14 +8,12 @@ import uuid
 from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings, create_pool
+from arq.connections import RedisSettings
 from arq.worker import func
 
 from server.app.context import Services
-from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB, JobQueue
-from server.artifacts import LocalArtifactStore
+from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB
 from server.config import Settings
-from server.store.db import create_engine
 from workers.driver import SimulatedDriver
 from workers.planning import plan_deployment
 from workers.provision import provision_deployment
@@ -29,12 +27,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for arq.worker.Worker."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        engine = create_engine(settings.database_url, settings.db_pool_size)
-        queue = JobQueue(await create_pool(RedisSettings.from_dsn(settings.redis_url)), settings.queue_name)
         ctx["settings"] = settings
-        ctx["services"] = Services(
-            engine, LocalArtifactStore(settings.artifact_dir), queue, settings.key_retention_seconds
-        )
+        ctx["services"] = await Services.open(settings)
         ctx["driver"] = SimulatedDriver(settings.driver_delay_ms)
         ctx["worker_name"] = f"{os.uname().nodename}/{os.getpid()}"
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -43,8 +37,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         services: Services | None = ctx.get("services")
         if services is not None:
-            await services.queue.redis.aclose()
-            await services.engine.dispose()
+            await services.close()
 
     return {
         "functions": [

@@ -20,7 +20,7 @@ from rollout.v1 import rollout_service_pb2 as api
 from server.api import convert, requests
 from server.app import audit, deployments, identity, instances, releases, runtime, watch
 from server.app.context import Caller, Services
-from server.app.event_hub import EventHub
+from server.store.event_hub import EventHub
 from server.app.mutation import Change
 
 Validate = Callable[[Any], Any]

@@ -10,19 +10,14 @@ from pathlib import Path
 from dataclasses import dataclass
 
 import grpc
-from arq.connections import RedisSettings, create_pool
 
 from rollout.v1 import rollout_service_pb2
 from server.api import health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
-from server.app.event_hub import EventHub
-from server.app.queue import JobQueue
-from server.artifacts import LocalArtifactStore
-from server import keyring
+from server.store.event_hub import EventHub
 from server.config import Settings
-from server.store.db import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +43,12 @@ class Running:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.services.queue.redis.aclose()
-        await self.services.engine.dispose()
-
-
-async def create_services(settings: Settings) -> Services:
-    engine = create_engine(settings.database_url, settings.db_pool_size)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    return Services(
-        engine,
-        LocalArtifactStore(settings.artifact_dir),
-        JobQueue(redis, settings.queue_name),
-        settings.key_retention_seconds,
-        keyring.from_settings(settings),
-    )
+        await self.services.close()
 
 
 async def create_server(settings: Settings) -> Running:
     """Builds and starts the server on settings.listen (port 0 picks a free port)."""
-    services = await create_services(settings)
+    services = await Services.open(settings)
     hub = EventHub(settings.database_url)
     hub.start()
     server = grpc.aio.server(

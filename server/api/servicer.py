@@ -23,7 +23,7 @@ from server.api.rpcs import RPCS, Mutation, Query, Stream
 from server.app import mutation
 from server.app.access import Access
 from server.app.context import Caller, Services
-from server.app.event_hub import EventHub
+from server.store.event_hub import EventHub
 
 SERVICE = rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"]
 REPLAYED_HEADER = "idempotent-replayed"

@@ -1,4 +1,4 @@
-"""Who is calling, and the shared clients every use case needs."""
+"""Who is calling, and the shared clients every use case needs (wired once, by Services.open)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server import keyring
 from server.app.queue import JobQueue
-from server.artifacts import ArtifactStore
+from server.artifacts import ArtifactStore, LocalArtifactStore
+from server.config import Settings
 from server.domain.models import Principal
 from server.keyring import Keyring
+from server.store.db import create_engine
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,22 @@ class Services:
     key_retention_seconds: float = 24 * 3600
     # Seals instance secrets; without keys, storing a secret value is refused (ADR 009).
     keyring: Keyring = field(default_factory=Keyring)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Services:
+        """The one composition root: every server and worker process builds its clients here."""
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        return cls(
+            create_engine(settings.database_url, settings.db_pool_size),
+            LocalArtifactStore(settings.artifact_dir),
+            JobQueue(redis, settings.queue_name),
+            settings.key_retention_seconds,
+            keyring.from_settings(settings),
+        )
+
+    async def close(self) -> None:
+        await self.queue.redis.aclose()
+        await self.engine.dispose()
 
     @functools.cached_property
     def reader(self) -> AsyncEngine:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.domain.audit import ActiveMove
-from server.app.releases import to_release
+from server.app import releases
 from server.domain import listing
 from server.domain import releases as release_rules
 from server.domain import snapshot
@@ -53,10 +53,7 @@ async def _lock(conn: AsyncConnection, caller: Caller, deployment_id: str) -> tu
 
 
 async def _release(svc: Services, conn: AsyncConnection, caller: Caller, release_id: str) -> Release:
-    row = await release_store.get(conn, caller.organization_id, release_id)
-    if row is None:
-        raise NotFound(f"release {release_id} not found")
-    return to_release(row, svc.artifacts)
+    return await releases.find(svc, conn, caller.organization_id, release_id)
 
 
 async def _effective_release(svc: Services, conn: AsyncConnection, caller: Caller, instance: Instance) -> Release:
@@ -66,7 +63,7 @@ async def _effective_release(svc: Services, conn: AsyncConnection, caller: Calle
         release_rules.check_deployable(release, instance.bundle)
         return release
     rows = await release_store.candidates(conn, caller.organization_id, instance.bundle, instance.release_channel)
-    return release_rules.newest_matching(instance, [to_release(r, svc.artifacts) for r in rows])
+    return release_rules.newest_matching(instance, [releases.checked(svc.artifacts, r) for r in rows])
 
 
 async def _insert_proposal(
@@ -172,7 +169,7 @@ async def _past_runs(
     """The instance's COMPLETED PROVISION deployments, newest first, each with its release."""
     runs = await store.completed_provisions(conn, instance.id)
     ids = list({r.bundle_release_id for r in runs if r.bundle_release_id})
-    found = {row["id"]: to_release(row, svc.artifacts) for row in await release_store.get_many(conn, caller.organization_id, ids)}
+    found = {r.id: releases.checked(svc.artifacts, r) for r in await release_store.get_many(conn, caller.organization_id, ids)}
     return [(run, found.get(run.bundle_release_id or "")) for run in runs]
 
 

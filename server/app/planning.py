@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Services
-from server.app.releases import to_release
+from server.app import releases
 from server.domain.models import JSON, EventType, Kind, NewEvent, Release, RuntimeState, Status
 from server.domain.plan import Live, Target, make_plan, mark_stale
 from server.store import deployments as store
@@ -19,8 +19,8 @@ from server.store import runtime as runtime_store
 async def _release(svc: Services, conn: AsyncConnection, organization_id: str, release_id: str | None) -> Release | None:
     if release_id is None:
         return None
-    row = await release_store.get(conn, organization_id, release_id)
-    return to_release(row, svc.artifacts) if row else None
+    found = await release_store.get(conn, organization_id, release_id)
+    return releases.checked(svc.artifacts, found) if found else None
 
 
 def summary(plan: JSON) -> str:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,19 +40,20 @@ class ReleaseFields:
     schema_version: int
 
 
-def to_release(row: Any, artifacts: ArtifactStore) -> Release:
-    return Release(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        bundle=row["bundle"],
-        version=row["version"],
-        release_channel=row["release_channel"],
-        artifact_uri=row["artifact_uri"],
-        state=ReleaseState(row["state"]),
-        artifact_present=not row["artifact_deleted"] and artifacts.exists(row["artifact_uri"]),
-        schema_version=row["schema_version"],
-        create_time=row["create_time"],
-    )
+def checked(artifacts: ArtifactStore, release: Release) -> Release:
+    """The release with `artifact_present` as the artifact store says now (it may have been deleted
+    there, or an external artifact may have gone): the one check, made wherever it matters."""
+    if not release.artifact_present or artifacts.exists(release.artifact_uri):
+        return release
+    return replace(release, artifact_present=False)
+
+
+async def find(svc: Services, conn: AsyncConnection, organization_id: str, release_id: str) -> Release:
+    """The release, its artifact checked; NotFound if there is none."""
+    found = await store.get(conn, organization_id, release_id)
+    if found is None:
+        raise NotFound(f"release {release_id} not found")
+    return checked(svc.artifacts, found)
 
 
 async def publish(
@@ -66,7 +66,7 @@ async def publish(
         # transaction does not commit, the file is an unreferenced orphan named by a fresh uuid.
         uri = svc.artifacts.put(caller.organization_id, release_id, content)
     try:
-        row = await store.insert(
+        release = await store.insert(
             conn,
             {
                 "id": release_id,
@@ -89,7 +89,7 @@ async def publish(
         raise
     if fields.state is ReleaseState.READY:
         await _lift_quarantines(conn, caller.organization_id, fields)
-    return Change(to_release(row, svc.artifacts))
+    return Change(checked(svc.artifacts, release))
 
 
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
@@ -103,10 +103,7 @@ async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields:
 
 async def get(svc: Services, caller: Caller, release_id: str) -> Release:
     async with svc.reader.connect() as conn:
-        row = await store.get(conn, caller.organization_id, release_id)
-    if row is None:
-        raise NotFound(f"release {release_id} not found")
-    return to_release(row, svc.artifacts)
+        return await find(svc, conn, caller.organization_id, release_id)
 
 
 async def list_page(
@@ -117,35 +114,41 @@ async def list_page(
     )
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
-    return q.page([to_release(r, svc.artifacts) for r in rows])
+    return q.page([checked(svc.artifacts, r) for r in rows])
+
+
+async def _locked(conn: AsyncConnection, caller: Caller, release_id: str) -> Release:
+    found = await store.get(conn, caller.organization_id, release_id, lock=True)
+    if found is None:
+        raise NotFound(f"release {release_id} not found")
+    return found
 
 
 async def archive(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
-    row = await store.get(conn, caller.organization_id, release_id, lock=True)
-    if row is None:
-        raise NotFound(f"release {release_id} not found")
-    if row["state"] == ReleaseState.FAILED.value:
-        raise FailedPrecondition(f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY)
-    if row["state"] != ReleaseState.ARCHIVED.value:
-        row = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
-    return Change(to_release(row, svc.artifacts))
+    release = await _locked(conn, caller, release_id)
+    if release.state is ReleaseState.FAILED:
+        raise FailedPrecondition(
+            f"release {release_id} is FAILED and cannot be archived", RELEASE_NOT_READY, release_id=release_id
+        )
+    if release.state is not ReleaseState.ARCHIVED:
+        release = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
+    return Change(checked(svc.artifacts, release))
 
 
 async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
-    row = await store.get(conn, caller.organization_id, release_id, lock=True)
-    if row is None:
-        raise NotFound(f"release {release_id} not found")
-    if not svc.artifacts.manages(row["artifact_uri"]):
+    release = await _locked(conn, caller, release_id)
+    if not svc.artifacts.manages(release.artifact_uri):
         raise FailedPrecondition(
-            f"the artifact {row['artifact_uri']} is external; the store does not delete it", ARTIFACT_EXTERNAL
+            f"the artifact {release.artifact_uri} is external; the store does not delete it",
+            ARTIFACT_EXTERNAL,
+            release_id=release_id,
         )
-    if not row["artifact_deleted"]:
-        row = await store.update(conn, release_id, {"artifact_deleted": True})
-    uri = row["artifact_uri"]
+    if release.artifact_present:
+        release = await store.update(conn, release_id, {"artifact_deleted": True})
+    uri = release.artifact_uri
 
     async def remove_file() -> None:
         # After the commit: a failed commit must not lose the artifact of a live release.
         svc.artifacts.delete(uri)
 
-    released = Release(**{**to_release(row, svc.artifacts).__dict__, "artifact_present": False})
-    return Change(released, after_commit=[remove_file])
+    return Change(release, after_commit=[remove_file])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.app import releases
 from server.artifacts import ArtifactStore
 from server.config import Settings
 from server.domain.audit import AuditEntry
@@ -130,8 +131,8 @@ async def _artifact_gone(conn: AsyncConnection, artifacts: ArtifactStore, deploy
     """Why the deployment's artifact cannot be used any more, or None."""
     if deployment.action is not Action.PROVISION or deployment.bundle_release_id is None:
         return None
-    row = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
-    if row is None or row["artifact_deleted"] or not artifacts.exists(row["artifact_uri"]):
+    release = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
+    if release is None or not releases.checked(artifacts, release).artifact_present:
         return f"ARTIFACT_GONE: the artifact of release v{deployment.version} is gone from storage"
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from server.app.context import Caller, Services
-from server.app.event_hub import Closed, EventHub, Resync
+from server.store.event_hub import Closed, EventHub, Resync
 from server.domain.deployments import TERMINAL
 from server.domain.errors import NotFound, Unavailable
 from server.domain.models import Event

@@ -50,7 +50,7 @@ def main() -> int:
                 return 1
             _use_secrets_key(env, data_root)
             _start_services(services, data_root, env, lock, stale)
-            if _migrate(env) != 0 or _bootstrap(env) != 0:
+            if _migrate(env) != 0 or _first_admin(env) != 0:
                 return 1
             _print_banner(env)
             return run_stack({"server": [sys.executable, "-m", "server"],
@@ -140,11 +140,11 @@ def _migrate(env: Mapping[str, str]) -> int:
     return code
 
 
-def _bootstrap(env: Mapping[str, str]) -> int:
-    """The first organization admin and its token in <data dir>/admin.token (server/bootstrap.py)."""
-    code = subprocess.run([sys.executable, "-m", "server.bootstrap"], env=env, check=False).returncode
+def _first_admin(env: Mapping[str, str]) -> int:
+    """The first organization admin and its token in <data dir>/admin.token (server/first_admin.py)."""
+    code = subprocess.run([sys.executable, "-m", "server.first_admin"], env=env, check=False).returncode
     if code != 0:
-        log.error("bootstrap failed with code %d; stopping", code)
+        log.error("creating the first admin failed with code %d; stopping", code)
     return code
 
 

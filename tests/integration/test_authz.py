@@ -19,7 +19,7 @@ from google.protobuf import field_mask_pb2
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from server.bootstrap import create_admin
+from server.first_admin import create_admin
 from server.keyring import Keyring, parse
 from server.store.db import asyncpg_dsn, create_engine
 from tests.auth import admin_token, as_principal

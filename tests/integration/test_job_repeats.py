@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from arq.connections import RedisSettings, create_pool
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.app.context import Services
-from server.app.queue import JobQueue
-from server.artifacts import LocalArtifactStore
 from server.config import Settings
-from server.store.db import create_engine
 from tests.integration.helpers import Stub, create_instance, deploy, events, publish
 from tests.stack import Stack
 from workers.driver import SimulatedDriver
@@ -21,10 +17,9 @@ from workers.provision import provision_deployment
 
 
 async def run_job_again(settings: Settings, deployment_id: str) -> None:
-    engine = create_engine(settings.database_url, 2)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    services = await Services.open(settings)
     ctx: dict[str, Any] = {
-        "services": Services(engine, LocalArtifactStore(settings.artifact_dir), JobQueue(redis, settings.queue_name)),
+        "services": services,
         "settings": settings,
         "driver": SimulatedDriver(),
         "worker_id": "test-repeat",
@@ -34,8 +29,7 @@ async def run_job_again(settings: Settings, deployment_id: str) -> None:
         await provision_deployment(ctx, deployment_id)
         await provision_deployment(ctx, deployment_id)
     finally:
-        await redis.aclose()
-        await engine.dispose()
+        await services.close()
 
 
 def test_repeated_provision_job_is_a_no_op(stub: Stub, org: str, stack: Stack, address: str) -> None:

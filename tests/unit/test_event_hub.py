@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server.app.event_hub import QUEUE_LIMIT, Closed, EventHub, Resync
+from server.store.event_hub import QUEUE_LIMIT, Closed, EventHub, Resync
 from server.app.watch import FELL_BEHIND, _stream
 from server.domain.errors import Unavailable
 from server.domain.models import Event, EventType, Status

@@ -1,4 +1,4 @@
-"""`python -m server.bootstrap`: the first organization admin, so a new install can be used at once.
+"""`python -m server.first_admin`: the first organization admin, so a new install can be used at once.
 
 Creates the organization (ROLLOUT_ORGANIZATION, default `acme`), a principal
 `admin` in group `admins`, the policy granting `admins` every action, and a
@@ -72,7 +72,7 @@ async def _still_valid(engine: AsyncEngine, token: str) -> bool:
     return found is not None and not (found.expired or found.revoked or found.principal.disabled)
 
 
-async def bootstrap(database_url: str, organization_id: str, token_file: Path) -> bool:
+async def ensure_admin_token(database_url: str, organization_id: str, token_file: Path) -> bool:
     """True if a new admin token was written."""
     engine = create_engine(database_url, 1)
     try:
@@ -92,10 +92,10 @@ async def bootstrap(database_url: str, organization_id: str, token_file: Path) -
 def main() -> None:
     url = os.environ.get("ROLLOUT_DATABASE_URL")
     if not url:
-        raise SystemExit("rollout: set ROLLOUT_DATABASE_URL to bootstrap")
+        raise SystemExit("rollout: set ROLLOUT_DATABASE_URL to create the first admin")
     organization_id = os.environ.get("ROLLOUT_ORGANIZATION") or "acme"
     token_file = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout") / "admin.token"
-    created = asyncio.run(bootstrap(url, organization_id, token_file))
+    created = asyncio.run(ensure_admin_token(url, organization_id, token_file))
     state = "wrote a new admin token to" if created else "admin token in"
     print(
         f"rollout: organization {organization_id!r}: {state} {token_file}\n"
