@@ -19,7 +19,17 @@ from server.store import deployments as deployment_store
 from server.store import events
 from server.store import instances as instance_store
 
-FELL_BEHIND = "WATCH_FELL_BEHIND"
+async def _stored(
+    stored_after: Callable[[int], Awaitable[list[Event]]], after: int, position: Callable[[Event], int]
+) -> AsyncIterator[Event]:
+    """Every stored event after `after`, page by page."""
+    while True:
+        page = await stored_after(after)
+        for event in page:
+            after = position(event)
+            yield event
+        if len(page) < events.PAGE_SIZE:
+            return
 
 
 async def _stream(
@@ -32,27 +42,18 @@ async def _stream(
 ) -> AsyncIterator[Event]:
     last = after
     with hub.subscribe(key) as sub:
-
-        async def catch_up() -> AsyncIterator[Event]:
-            nonlocal last
-            while True:
-                page = await stored_after(last)
-                for event in page:
-                    last = position(event)
-                    yield event
-                if len(page) < 1000:
-                    return
-
-        async for event in catch_up():
+        async for event in _stored(stored_after, last, position):
+            last = position(event)
             yield event
             if ends(event):
                 return
         while True:
             item = await sub.queue.get()
             if isinstance(item, Closed):
-                raise Unavailable(f"{item.reason}; resume with the last sequence seen ({last})", FELL_BEHIND)
+                raise Unavailable(f"{item.message}; resume with the last sequence seen ({last})", item.reason)
             if isinstance(item, Resync) or position(item) > last + 1:
-                async for event in catch_up():
+                async for event in _stored(stored_after, last, position):
+                    last = position(event)
                     yield event
                     if ends(event):
                         return
@@ -78,8 +79,8 @@ async def deployment_events(
             return await events.after(conn, deployment_id, sequence)
 
     if found.status in TERMINAL:
-        # Nothing more will happen: replay what is stored and end.
-        for event in await stored_after(after_sequence):
+        # Nothing more will happen: replay what is stored, every page of it, and end.
+        async for event in _stored(stored_after, after_sequence, lambda e: e.sequence):
             yield event
         return
     async for event in _stream(

@@ -31,10 +31,16 @@ class Resync:
     """Marker: live events may have been missed; re-read the database."""
 
 
+# Why a subscription was closed: clients branch on these reasons (both mean "resume elsewhere or later").
+FELL_BEHIND = "WATCH_FELL_BEHIND"
+SHUTTING_DOWN = "SERVER_SHUTTING_DOWN"
+
+
 class Closed:
     """Marker: the hub is shutting down or the subscriber fell behind."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, message: str, reason: str) -> None:
+        self.message = message
         self.reason = reason
 
 
@@ -50,7 +56,7 @@ class Subscription:
         if self.queue.qsize() >= QUEUE_LIMIT and not isinstance(item, Closed):
             # Keep the one slot left for the news that this subscriber is too slow.
             if self.queue.qsize() == QUEUE_LIMIT:
-                self.queue.put_nowait(Closed("the client fell too far behind"))
+                self.queue.put_nowait(Closed("the client fell too far behind", FELL_BEHIND))
             return
         self.queue.put_nowait(item)
 
@@ -68,7 +74,7 @@ class EventHub:
     async def close(self) -> None:
         for subs in self._subs.values():
             for sub in subs:
-                sub.offer(Closed("the server is shutting down"))
+                sub.offer(Closed("the server is shutting down", SHUTTING_DOWN))
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -22,6 +22,8 @@ from server.store.tables import deployment_events
 
 CHANNEL = "rollout_events"
 MAX_MESSAGE = 1000
+# Stored events are read back this many at a time (a short page is the last one).
+PAGE_SIZE = 1000
 
 # A deployment whose terminal event is recorded takes no more events (`events_closed`): a late
 # result (a spawn that finishes after its deployment FAILED) cannot extend a finished stream.
@@ -95,7 +97,7 @@ async def append(
     return [to_event(r._mapping) for r in rows]
 
 
-async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = 1000) -> list[Event]:
+async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = PAGE_SIZE) -> list[Event]:
     rows = await conn.execute(
         sa.select(deployment_events)
         .where(deployment_events.c.deployment_id == deployment_id, deployment_events.c.sequence > sequence)
@@ -105,7 +107,9 @@ async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit:
     return [to_event(r._mapping) for r in rows]
 
 
-async def after_on_instance(conn: AsyncConnection, instance_id: str, sequence: int, limit: int = 1000) -> list[Event]:
+async def after_on_instance(
+    conn: AsyncConnection, instance_id: str, sequence: int, limit: int = PAGE_SIZE
+) -> list[Event]:
     rows = await conn.execute(
         sa.select(deployment_events)
         .where(deployment_events.c.instance_id == instance_id, deployment_events.c.instance_sequence > sequence)

@@ -9,7 +9,7 @@ import grpc
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, plan, propose, publish
+from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, plan, propose, publish, sql
 from tests.auth import as_principal, bearer
 from tests.stack import Stack
 
@@ -141,3 +141,28 @@ def test_500_concurrent_watchers_all_receive_every_event(stub: Stub, org: str, a
 
     expected = [e.sequence for e in events(stub, org, proposal.id)]
     assert len(results) == 500 and all(r == expected for r in results)
+
+
+def test_a_finished_deployment_with_more_events_than_a_page_replays_them_all(
+    stub: Stub, org: str, backends: tuple[str, str]
+) -> None:
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+    proposal = propose(stub, org, instance.id)
+    # 2,500 progress events (more than two pages of stored events), then the terminal one.
+    sql(
+        backends[0],
+        """WITH d AS (UPDATE deployments SET event_seq = event_seq + 2500 WHERE id = $1::uuid RETURNING event_seq),
+                i AS (UPDATE instances SET event_seq = event_seq + 2500 WHERE id = $2::uuid RETURNING event_seq)
+           INSERT INTO deployment_events (deployment_id, sequence, organization_id, instance_id, instance_sequence,
+                                          type, status, message)
+           SELECT $1::uuid, d.event_seq - 2500 + g, $3, $2::uuid, i.event_seq - 2500 + g, 'PLANNED', 'PROPOSED', 'p'
+           FROM d, i, generate_series(1, 2500) AS g""",
+        proposal.id, instance.id, org,
+    )
+    stub.RejectDeployment(api.RejectDeploymentRequest(organization_id=org, id=proposal.id))
+
+    replayed = events(stub, org, proposal.id)
+
+    assert [e.sequence for e in replayed] == list(range(1, 2503))
+    assert replayed[-1].type == pb.DeploymentEvent.TYPE_REJECTED

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server.store.event_hub import QUEUE_LIMIT, Closed, EventHub, Resync
-from server.app.watch import FELL_BEHIND, _stream
+from server.app.watch import _stream
+from server.store.event_hub import FELL_BEHIND, QUEUE_LIMIT, SHUTTING_DOWN, Closed, EventHub, Resync
+from server.store.events import PAGE_SIZE
 from server.domain.errors import Unavailable
 from server.domain.models import Event, EventType, Status
 
@@ -37,7 +38,7 @@ def test_a_subscriber_that_falls_behind_is_told_once_and_then_dropped() -> None:
         items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
     assert len(items) == QUEUE_LIMIT + 1
     assert [i.sequence for i in items[:-1]] == list(range(1, QUEUE_LIMIT + 1))  # type: ignore[union-attr]
-    assert isinstance(items[-1], Closed) and "behind" in items[-1].reason
+    assert isinstance(items[-1], Closed) and items[-1].reason == FELL_BEHIND and "behind" in items[-1].message
 
 
 def test_events_reach_subscribers_of_their_deployment_and_instance_only() -> None:
@@ -57,7 +58,7 @@ def run_stream(stored: list[Event], steps: list[object], after: int = 0) -> list
         store = list(stored)
 
         async def stored_after(sequence: int) -> list[Event]:
-            return [e for e in store if e.sequence > sequence]
+            return [e for e in store if e.sequence > sequence][:PAGE_SIZE]
 
         out: list[int] = []
 
@@ -103,6 +104,34 @@ def test_replay_starts_after_the_given_sequence() -> None:
 
 def test_falling_behind_ends_the_stream_with_unavailable() -> None:
     with pytest.raises(Unavailable) as exc_info:
-        run_stream([event(1)], [Closed("the client fell too far behind")])
+        run_stream([event(1)], [Closed("the client fell too far behind", FELL_BEHIND)])
     assert exc_info.value.reason == FELL_BEHIND
     assert "resume with the last sequence seen (1)" in exc_info.value.message
+
+
+def test_a_replay_longer_than_a_page_reads_every_page() -> None:
+    stored = [event(n) for n in range(1, 2 * PAGE_SIZE + 500)] + [event(2 * PAGE_SIZE + 500, Status.COMPLETED)]
+    assert run_stream(stored, []) == list(range(1, 2 * PAGE_SIZE + 501))
+
+
+def test_server_shutdown_ends_the_stream_with_its_own_reason() -> None:
+    async def scenario() -> Unavailable:
+        hub = EventHub("postgresql+asyncpg://unused/db")
+
+        async def stored_after(sequence: int) -> list[Event]:
+            return [event(1)] if sequence < 1 else []
+
+        async def consume() -> None:
+            async for _ in _stream(hub, DEPLOYMENT, 0, lambda e: e.sequence, stored_after, lambda e: False):
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0)
+        await hub.close()
+        with pytest.raises(Unavailable) as exc_info:
+            await asyncio.wait_for(task, 1)
+        return exc_info.value
+
+    refused = asyncio.run(scenario())
+    assert refused.reason == SHUTTING_DOWN and refused.reason != FELL_BEHIND
+    assert "resume with the last sequence seen (1)" in refused.message
