@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check server workers bench chaos tests tools migrations
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 ## Regenerate the committed Python code from protos/.
 gen: $(STAMP)

@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.first_admin import create_admin
 from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
+from server.first_admin import create_admin
 from server.migrate import upgrade
 from server.store.db import create_engine
 

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
-import sqlalchemy as sa
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -80,9 +79,7 @@ class HealthServicer:
 
 async def backends_answer(services: Services, timeout: float = 2.0) -> bool:
     async def check() -> None:
-        async with services.reader.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        await services.queue.redis.ping()
+        await services.ping()
 
     try:
         await asyncio.wait_for(check(), timeout)

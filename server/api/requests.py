@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -127,6 +128,38 @@ def create_instance(request: api.CreateInstanceRequest) -> InstanceFields:
     )
 
 
+def _checked(check: Callable[[Violations, str, Any], None], value: Any) -> Callable[[Violations, str], Any]:
+    def run(v: Violations, field: str) -> Any:
+        check(v, field, value)
+        return value
+
+    return run
+
+
+def _optional_slug(v: Violations, field: str, value: str) -> None:
+    v.slug(field, value, required=False)
+
+
+def _replicas(v: Violations, field: str, replicas: int) -> None:
+    if replicas < 0 or replicas > 100:
+        v.add(field, "must be between 0 and 100")
+
+
+def _updates(i: pb.Instance) -> dict[str, Callable[[Violations, str], Any]]:
+    """For each updatable field: check the new value (as `instance.<field>`) and return it."""
+    return {
+        "name": _checked(Violations.slug, i.name),
+        "project": _checked(Violations.slug, i.project),
+        "environment": _checked(Violations.slug, i.environment),
+        "release_channel": lambda v, f: _checked(_optional_slug, i.release_channel)(v, f) or DEFAULT_CHANNEL,
+        "version_constraint": lambda v, f: _checked(Violations.version_constraint, i.version_constraint)(v, f).strip(),
+        "labels": _checked(Violations.labels, dict(i.labels)),
+        "connections": _checked(Violations.connections, dict(i.connections)),
+        "params": lambda v, f: _params(v, f, i.params),
+        "replicas": _checked(_replicas, i.replicas),
+    }
+
+
 def update_instance(request: api.UpdateInstanceRequest) -> dict[str, Any]:
     v = Violations()
     organization(v, request)
@@ -138,31 +171,8 @@ def update_instance(request: api.UpdateInstanceRequest) -> dict[str, Any]:
         if path not in UPDATABLE:
             v.add("update_mask", f"{path!r} cannot be updated; updatable: {', '.join(sorted(UPDATABLE))}")
     v.check()
-    i = request.instance
-    changes: dict[str, Any] = {}
-    for path in paths:
-        field = f"instance.{path}"
-        if path in ("name", "project", "environment"):
-            v.slug(field, getattr(i, path))
-            changes[path] = getattr(i, path)
-        elif path == "release_channel":
-            v.slug(field, i.release_channel, required=False)
-            changes[path] = i.release_channel or DEFAULT_CHANNEL
-        elif path == "version_constraint":
-            v.version_constraint(field, i.version_constraint)
-            changes[path] = i.version_constraint.strip()
-        elif path == "labels":
-            v.labels(field, dict(i.labels))
-            changes[path] = dict(i.labels)
-        elif path == "connections":
-            v.connections(field, dict(i.connections))
-            changes[path] = dict(i.connections)
-        elif path == "params":
-            changes[path] = _params(v, field, i.params)
-        elif path == "replicas":
-            if i.replicas < 0 or i.replicas > 100:
-                v.add(field, "must be between 0 and 100")
-            changes[path] = i.replicas
+    updates = _updates(request.instance)
+    changes = {path: updates[path](v, f"instance.{path}") for path in paths}
     v.check()
     return changes
 

@@ -20,8 +20,8 @@ from rollout.v1 import rollout_service_pb2 as api
 from server.api import convert, requests
 from server.app import audit, deployments, identity, instances, releases, runtime, watch
 from server.app.context import Caller, Services
-from server.store.event_hub import EventHub
 from server.app.mutation import Change
+from server.store.event_hub import EventHub
 
 Validate = Callable[[Any], Any]
 # The audited resource, from the request, the validated input and the result (None when refused).

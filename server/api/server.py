@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -16,8 +16,8 @@ from server.api import health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
 from server.app.context import Services
-from server.store.event_hub import EventHub
 from server.config import Settings
+from server.store.event_hub import EventHub
 
 log = logging.getLogger(__name__)
 

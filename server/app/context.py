@@ -15,7 +15,7 @@ from server.artifacts import ArtifactStore, LocalArtifactStore
 from server.config import Settings
 from server.domain.models import Principal
 from server.keyring import Keyring
-from server.store.db import create_engine
+from server.store.db import create_engine, ping
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ class Services:
             settings.key_retention_seconds,
             keyring.from_settings(settings),
         )
+
+    async def ping(self) -> None:
+        """PostgreSQL and Redis both answer (raises otherwise)."""
+        await ping(self.reader)
+        await self.queue.redis.ping()
 
     async def close(self) -> None:
         await self.queue.redis.aclose()

@@ -5,26 +5,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.app import releases
 from server.app.context import Caller, Services
 from server.app.mutation import Change
-from server.domain.audit import ActiveMove
-from server.app import releases
-from server.domain import listing
-from server.domain import releases as release_rules
-from server.domain import snapshot
 from server.domain import approvals as approval_rules
-from server.domain import rollback as rollback_rules
 from server.domain import deployments as transitions
+from server.domain import listing, snapshot
+from server.domain import releases as release_rules
+from server.domain import rollback as rollback_rules
+from server.domain.audit import ActiveMove
 from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.store import deployments as store
-from server.store import events
+from server.store import events, locking
 from server.store import identity as identity_store
 from server.store import instances as instance_store
-from server.store import locking
 from server.store import releases as release_store
 
 FILTER_RULES = {
@@ -215,11 +212,7 @@ async def reject(
 ) -> Change[Deployment]:
     _, current = await _lock(conn, caller, deployment_id)
     step = transitions.reject(current.status, caller.principal_id, reason)
-    rejected = await store.update(
-        conn,
-        deployment_id,
-        {"status": step.status.value, "decided_by": caller.principal_id, "decide_time": sa.func.now(), "reject_reason": reason},
-    )
+    rejected = await store.reject(conn, deployment_id, step.status, caller.principal_id, reason)
     await events.append(conn, caller.organization_id, deployment_id, current.instance_id, step.events)
     return Change(rejected)
 

@@ -7,17 +7,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server import authz
 from server.app.context import Caller, Services
 from server.app.mutation import Change
-from server.domain import listing
-from server.domain import tokens
+from server.domain import listing, tokens
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.models import ApprovalRule, Principal, PrincipalKind
 from server.store import identity as store
+from server.store.db import Taken
 
 PRINCIPAL_EXISTS = "PRINCIPAL_EXISTS"
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600
@@ -43,10 +42,8 @@ async def create_principal(
                 "groups": sorted(set(groups)),
             },
         )
-    except IntegrityError as exc:
-        if "uq_principals_name" in str(exc.orig):
-            raise AlreadyExists(f"a principal named {name!r} exists", PRINCIPAL_EXISTS) from None
-        raise
+    except Taken:
+        raise AlreadyExists(f"a principal named {name!r} exists", PRINCIPAL_EXISTS) from None
     return Change(principal)
 
 

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.access import may_read
@@ -17,6 +16,7 @@ from server.domain.errors import AlreadyExists, FieldViolation, InvalidArgument,
 from server.domain.models import Instance, Kind
 from server.store import instances as store
 from server.store import secrets as secret_store
+from server.store.db import Taken
 
 INSTANCE_EXISTS = "INSTANCE_EXISTS"
 
@@ -48,10 +48,6 @@ def _not_found(instance_id: str) -> NotFound:
     return NotFound(f"instance {instance_id} not found")
 
 
-def _name_taken(exc: IntegrityError) -> bool:
-    return "uq_instances_name" in str(exc.orig)
-
-
 async def _check_connections(conn: AsyncConnection, caller: Caller, field: str, connections: dict[str, str]) -> None:
     found = await store.exist(conn, caller.organization_id, list(connections.values()))
     missing = [FieldViolation(f"{field}[{name}]", "no such instance") for name, target in connections.items() if target not in found]
@@ -80,12 +76,10 @@ async def create(conn: AsyncConnection, svc: Services, caller: Caller, fields: I
                 "release_channel": fields.release_channel,
             },
         )
-    except IntegrityError as exc:
-        if _name_taken(exc):
-            raise AlreadyExists(
-                f"an instance named {fields.name!r} exists in {fields.project}/{fields.environment}", INSTANCE_EXISTS
-            ) from None
-        raise
+    except Taken:
+        raise AlreadyExists(
+            f"an instance named {fields.name!r} exists in {fields.project}/{fields.environment}", INSTANCE_EXISTS
+        ) from None
     return Change(created)
 
 
@@ -129,10 +123,10 @@ async def update(
         values.update(pinned=False, bundle_release_id=None, version=None)
     try:
         await store.update(conn, instance_id, values)
-    except IntegrityError as exc:
-        if _name_taken(exc):
-            raise AlreadyExists("that name is taken in the target project/environment", INSTANCE_EXISTS) from None
-        raise
+    except Taken:
+        raise AlreadyExists(
+            "that name is taken in the target project/environment", INSTANCE_EXISTS, instance_id=instance_id
+        ) from None
     updated = await store.get(conn, caller.organization_id, instance_id)
     assert updated is not None
     return Change(updated)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.app.context import Services
 from server.app import releases
+from server.app.context import Services
 from server.domain.models import JSON, EventType, Kind, NewEvent, Release, RuntimeState, Status
 from server.domain.plan import Live, Target, make_plan, mark_stale
 from server.store import deployments as store
-from server.store import events
+from server.store import events, locking
 from server.store import instances as instance_store
-from server.store import locking
 from server.store import releases as release_store
 from server.store import runtime as runtime_store
 

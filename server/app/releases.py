@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
@@ -18,6 +17,7 @@ from server.domain.releases import RELEASE_NOT_READY, quarantines_lifted_by
 from server.store import locking
 from server.store import releases as store
 from server.store import runtime as runtime_store
+from server.store.db import Taken
 
 RELEASE_EXISTS = "RELEASE_EXISTS"
 ARTIFACT_EXTERNAL = "ARTIFACT_EXTERNAL"
@@ -79,14 +79,10 @@ async def publish(
                 "schema_version": fields.schema_version,
             },
         )
-    except IntegrityError as exc:
+    except Taken:
         if content is not None:
             svc.artifacts.delete(uri)
-        if "uq_releases_version" in str(exc.orig):
-            raise AlreadyExists(
-                f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS
-            ) from None
-        raise
+        raise AlreadyExists(f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS) from None
     if fields.state is ReleaseState.READY:
         await _lift_quarantines(conn, caller.organization_id, fields)
     return Change(checked(svc.artifacts, release))

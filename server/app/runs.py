@@ -20,17 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.app import releases
 from server.artifacts import ArtifactStore
 from server.config import Settings
-from server.domain.audit import AuditEntry
 from server.domain import deployments as transitions
+from server.domain.audit import AuditEntry
 from server.domain.models import Action, Deployment, Instance, Kind, NewEvent, Status
 from server.domain.plan import STALE
 from server.store import audit as audit_store
 from server.store import deployments as store
-from server.store import events
+from server.store import events, locking
 from server.store import instances as instance_store
-from server.store import locking
 from server.store import releases as release_store
 from server.store import runtime as runtime_store
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -17,9 +17,8 @@ from server.domain import listing
 from server.domain.errors import NotFound
 from server.domain.models import Deployment, EventType, NewEvent, RuntimeInstance, RuntimeState, Status
 from server.store import deployments as deployment_store
-from server.store import events
+from server.store import events, locking
 from server.store import instances as instance_store
-from server.store import locking
 from server.store import runtime as store
 
 FILTER_RULES = {

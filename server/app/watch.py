@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from server.app.context import Caller, Services
-from server.store.event_hub import Closed, EventHub, Resync
 from server.domain.deployments import TERMINAL
 from server.domain.errors import NotFound, Unavailable
 from server.domain.models import Event
 from server.store import deployments as deployment_store
 from server.store import events
 from server.store import instances as instance_store
+from server.store.event_hub import Closed, EventHub, Resync
+
 
 async def _stored(
     stored_after: Callable[[int], Awaitable[list[Event]]], after: int, position: Callable[[Event], int]

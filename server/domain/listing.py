@@ -9,8 +9,8 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from server.domain.errors import invalid
 

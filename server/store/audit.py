@@ -14,6 +14,7 @@ from server.domain.listing import Cursor, Term
 from server.store.paging import keyset
 from server.store.tables import audit_events
 
+
 def to_record(row: Any) -> AuditRecord:
     m = row._mapping
     return AuditRecord(**{k: m[k] for k in AuditRecord.__dataclass_fields__})

@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class Taken(Exception):
+    """A unique constraint refused the write: the name (or version) is taken. Use cases say so."""
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint
+
+
+@contextlib.contextmanager
+def unique(constraint: str) -> Iterator[None]:
+    """Turn a violation of the unique constraint `constraint` in the block into Taken."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if constraint in str(exc.orig):
+            raise Taken(constraint) from None
+        raise
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip: the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
-from server.store.paging import keyset
 from server.domain.models import Action, Deployment, Status
+from server.store.paging import keyset
 from server.store.tables import approve_order, deployments
 
 
@@ -117,6 +117,20 @@ async def approve(conn: AsyncConnection, deployment_id: str, decided_by: str) ->
             "decided_by": decided_by,
             "decide_time": sa.func.now(),
             "approve_order": approve_order.next_value(),
+        },
+    )
+
+
+async def reject(conn: AsyncConnection, deployment_id: str, status: Status, decided_by: str, reason: str) -> Deployment:
+    """Record the rejection (`status` is what the state machine says it leads to)."""
+    return await update(
+        conn,
+        deployment_id,
+        {
+            "status": status.value,
+            "decided_by": decided_by,
+            "decide_time": sa.func.now(),
+            "reject_reason": reason,
         },
     )
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.tables import idempotency_keys
 
-
 # A stored error: its code, reason, message and metadata (server/domain/errors.py).
 StoredError = tuple[str, str, str, dict[str, str]]
 

@@ -11,8 +11,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor
-from server.store.paging import keyset
 from server.domain.models import ApprovalRule, Principal, PrincipalKind
+from server.store.db import unique
+from server.store.paging import keyset
 from server.store.tables import (
     approval_rules,
     approvals,
@@ -105,7 +106,9 @@ async def bump_policy_version(conn: AsyncConnection, organization_id: str) -> No
 
 
 async def insert_principal(conn: AsyncConnection, values: dict[str, Any]) -> Principal:
-    row = (await conn.execute(principals.insert().values(**values).returning(principals))).one()
+    """Taken if the organization has a principal of that name."""
+    with unique("uq_principals_name"):
+        row = (await conn.execute(principals.insert().values(**values).returning(principals))).one()
     return to_principal(row)
 
 

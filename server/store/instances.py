@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
-from server.store.paging import keyset
 from server.domain.models import Instance, Kind
+from server.store.db import unique
+from server.store.paging import keyset
 from server.store.tables import instance_secrets, instances, release_quarantines
 
 _secret_names = (
@@ -56,8 +57,13 @@ def to_instance(row: sa.Row[Any]) -> Instance:
     )
 
 
+NAME_TAKEN = "uq_instances_name"
+
+
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Instance:
-    await conn.execute(instances.insert().values(**values))
+    """Taken if the name is taken in its project and environment."""
+    with unique(NAME_TAKEN):
+        await conn.execute(instances.insert().values(**values))
     found = await get(conn, values["organization_id"], values["id"])
     assert found is not None
     return found
@@ -104,6 +110,8 @@ async def list_page(
 
 
 async def update(conn: AsyncConnection, instance_id: str, values: dict[str, Any]) -> None:
-    await conn.execute(
-        instances.update().where(instances.c.id == instance_id).values(**values, update_time=sa.func.now())
-    )
+    """Taken if a new name is taken in the instance's (new) project and environment."""
+    with unique(NAME_TAKEN):
+        await conn.execute(
+            instances.update().where(instances.c.id == instance_id).values(**values, update_time=sa.func.now())
+        )

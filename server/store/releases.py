@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import Release, ReleaseState
+from server.store.db import unique
 from server.store.paging import keyset
 from server.store.tables import releases
 
@@ -32,7 +33,9 @@ def to_release(row: Any) -> Release:
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Release:
-    row = (await conn.execute(releases.insert().values(**values).returning(releases))).one()
+    """Taken if the bundle already has a release of that version."""
+    with unique("uq_releases_version"):
+        row = (await conn.execute(releases.insert().values(**values).returning(releases))).one()
     return to_release(row)
 
 

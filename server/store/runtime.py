@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
-from server.store.paging import keyset
 from server.domain.models import RuntimeInstance, RuntimeState
+from server.store.paging import keyset
 from server.store.tables import release_quarantines, releases, runtime_instances
 
 _columns = (runtime_instances, releases.c.version)

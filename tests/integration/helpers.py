@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,3 +165,31 @@ def sql(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def sql_script(database_url: str, *statements: str) -> None:
+    """Statements run in one session, in order (e.g. a SET and what it allows)."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def sql_value(database_url: str, query: str, *args: Any) -> Any:
+    """The first column of the first row of one query (None if there is none)."""
+    rows = sql(database_url, query, *args)
+    return rows[0][0] if rows else None
+
+
+def wait_until(done: Callable[[], bool], what: str, timeout: float = 30, every: float = 0.1) -> None:
+    """Poll `done` until it holds, for state that no event announces (a sweep, a drain); bounded."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f}s"
+        time.sleep(every)

@@ -15,9 +15,18 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.api.rpcs import RPCS, Mutation
-from server.store.db import asyncpg_dsn
 from tests.auth import as_principal
-from tests.integration.helpers import Stub, approve, create_instance, deploy, failure, propose, publish, rollback
+from tests.integration.helpers import (
+    Stub,
+    approve,
+    create_instance,
+    deploy,
+    failure,
+    propose,
+    publish,
+    rollback,
+    sql_script,
+)
 
 SERVICE = "rollout.v1.RolloutService"
 
@@ -188,18 +197,6 @@ def test_list_audit_events_filters_and_pages(stub: Stub, org: str) -> None:
     assert (bad.code, list(bad.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["filter"])
 
 
-def run_sql(database_url: str, *statements: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(asyncpg_dsn(database_url))
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 def test_audit_rows_cannot_be_updated_or_deleted(stub: Stub, org: str, backends: tuple[str, str]) -> None:
     create_instance(stub, org)
     for statement in (
@@ -208,7 +205,7 @@ def test_audit_rows_cannot_be_updated_or_deleted(stub: Stub, org: str, backends:
         "TRUNCATE audit_events",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
-            run_sql(backends[0], statement)
+            sql_script(backends[0], statement)
     assert len(audit(stub, org)) == 2  # bootstrap, create
 
 
@@ -221,7 +218,7 @@ def test_chain_check_finds_a_row_edited_behind_the_triggers(stub: Stub, org: str
     target = audit(stub, org, "action = release.publish")[1]
 
     # A superuser can switch triggers off; the hash chain still tells.
-    run_sql(
+    sql_script(
         backends[0],
         "SET session_replication_role = replica",
         f"UPDATE audit_events SET actor = 'mallory' WHERE id = '{target.id}'",
@@ -272,7 +269,7 @@ def test_retention_purge_keeps_the_chain_verifiable_and_says_what_it_removed(
     assert (check.intact, check.checked) == (True, 2)
 
     # Removing the first kept record by hand (triggers off) is not a purge: the chain says so.
-    run_sql(backends[0], "SET session_replication_role = replica", f"DELETE FROM audit_events WHERE id = '{newest.id}'")
+    sql_script(backends[0], "SET session_replication_role = replica", f"DELETE FROM audit_events WHERE id = '{newest.id}'")
     broken = stub.VerifyAuditChain(api.VerifyAuditChainRequest(organization_id=org))
     assert (broken.intact, broken.first_broken_id) == (False, kept[0].id)
     assert "missing" in broken.detail

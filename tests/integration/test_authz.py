@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
@@ -21,7 +20,7 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.first_admin import create_admin
 from server.keyring import Keyring, parse
-from server.store.db import asyncpg_dsn, create_engine
+from server.store.db import create_engine
 from tests.auth import admin_token, as_principal
 from tests.integration.helpers import (
     Stub,
@@ -34,6 +33,8 @@ from tests.integration.helpers import (
     propose,
     publish,
     rollback,
+    sql,
+    sql_value,
     wait_done,
 )
 from tests.stack import TEST_SECRETS_KEY, Stack
@@ -199,10 +200,11 @@ EXPECTED = {
 
 
 def test_every_rpc_is_in_the_matrix_and_the_permission_table(channel: grpc.Channel) -> None:
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
     from server.api.permissions import PERMISSIONS
     from tests.integration.test_audit import SERVICE
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-    from google.protobuf import descriptor_pb2
 
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     [reply] = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE)])))
@@ -313,16 +315,8 @@ def test_no_token_or_secret_value_is_stored_logged_or_shown(
     wait_done(service, org, back.id)
     failure(lambda: as_principal(channel, extra_token + "x").ListInstances(api.ListInstancesRequest(organization_id=org)))
 
-    async def every_row() -> str:
-        conn = await asyncpg.connect(asyncpg_dsn(backends[0]))
-        try:
-            tables = [r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-            dumps = [await conn.fetchval(f"SELECT coalesce(string_agg(t::text, ' '), '') FROM {table} t") for table in tables]
-            return " ".join(dumps)
-        finally:
-            await conn.close()
-
-    everything = asyncio.run(every_row())
+    tables = [r["tablename"] for r in sql(backends[0], "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    everything = " ".join(sql_value(backends[0], f"SELECT coalesce(string_agg(t::text, ' '), '') FROM {t} t") for t in tables)
     bytea = everything.replace("\\x", "")  # bytea columns show as hex
     logs = " ".join(p.read_text(errors="replace") for p in stack.workdir.glob("*.log"))
     for value in (org_token, extra_token, secret):
@@ -330,14 +324,7 @@ def test_no_token_or_secret_value_is_stored_logged_or_shown(
         assert value not in logs
         assert value.encode() not in b"".join(e.SerializeToString() for e in events(stub, org, back.id))
     # The scan can find values: the secret's row is there, sealed (ADR 009), and opens to the secret.
-    async def sealed_row() -> asyncpg.Record | None:
-        conn = await asyncpg.connect(asyncpg_dsn(backends[0]))
-        try:
-            return await conn.fetchrow("SELECT key_id, value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
-        finally:
-            await conn.close()
-
-    sealed = asyncio.run(sealed_row())
+    [sealed] = sql(backends[0], "SELECT key_id, value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
     assert sealed is not None and bytes(sealed["value"]).hex() in bytea
     keys = Keyring(parse([TEST_SECRETS_KEY], "test"))
     assert keys.decrypt(sealed["key_id"], instance.id, "db", bytes(sealed["value"])) == secret.encode()

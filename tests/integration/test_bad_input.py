@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, struct_pb2
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from server.store.db import asyncpg_dsn
-from tests.integration.helpers import Stub, create_instance, failure, propose, publish
+from tests.integration.helpers import Stub, create_instance, failure, propose, publish, sql_value
 
 SERVICE = "/rollout.v1.RolloutService/"
 GOOD_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def rows_of(database_url: str, org: str) -> dict[str, int]:
-    async def count() -> dict[str, int]:
-        conn = await asyncpg.connect(asyncpg_dsn(database_url))
-        try:
-            return {
-                table: await conn.fetchval(f"SELECT count(*) FROM {table} WHERE organization_id = $1", org)
-                for table in ("instances", "releases", "deployments", "deployment_events")
-            }
-        finally:
-            await conn.close()
-
-    return asyncio.run(count())
+    tables = ("instances", "releases", "deployments", "deployment_events")
+    return {t: sql_value(database_url, f"SELECT count(*) FROM {t} WHERE organization_id = $1", org) for t in tables}
 
 
 def big_params() -> struct_pb2.Struct:

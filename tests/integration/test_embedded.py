@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import pwd
@@ -17,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 import redis
@@ -28,7 +26,7 @@ from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from server.embedded.launcher import run_stack
 from server.embedded.stack_lock import Started, is_running, read_state, started, stop_leftover
 from tests.auth import as_principal
-from tests.integration.helpers import create_instance
+from tests.integration.helpers import create_instance, sql, sql_value
 from tests.stack import Process, wait_serving
 
 
@@ -51,15 +49,15 @@ def test_servers_answer_keep_their_data_and_stop(postgres: EmbeddedPostgres, tmp
         pids = [postgres.pid, valkey.pid]
         if os.geteuid() == 0:
             assert os.stat(f"/proc/{postgres.pid}").st_uid == pwd.getpwnam("nobody").pw_uid
-        assert asyncio.run(_sql(postgres.url, "SELECT 1")) == 1
-        asyncio.run(_sql(postgres.url, "CREATE TABLE kept AS SELECT 1 AS n"))
+        assert sql_value(postgres.url, "SELECT 1") == 1
+        sql(postgres.url, "CREATE TABLE kept AS SELECT 1 AS n")
         with redis.Redis.from_url(valkey.url) as client:
             assert client.ping()
             client.set("kept", "1")
     assert not any(_alive(pid) for pid in pids)
 
     with postgres, valkey:
-        assert asyncio.run(_sql(postgres.url, "SELECT n FROM kept")) == 1
+        assert sql_value(postgres.url, "SELECT n FROM kept") == 1
         with redis.Redis.from_url(valkey.url) as client:
             assert client.get("kept") == b"1"
 
@@ -95,13 +93,6 @@ def test_run_stack_fails_when_a_child_exits(tmp_path: Path) -> None:
     assert code == 1
     assert _processes_with(marker) == []
 
-
-async def _sql(url: str, query: str) -> object:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return await conn.fetchval(query)
-    finally:
-        await conn.close()
 
 
 def _alive(pid: int) -> bool:

@@ -31,6 +31,7 @@ from tests.integration.helpers import (
     set_params,
     sql,
     wait_done,
+    wait_until,
 )
 from tests.stack import Stack
 
@@ -119,10 +120,8 @@ def test_a_health_failing_deployment_records_nothing_after_its_failed_event(
     set_params(stub, org, instance.id, {"rollout.simulate": {"fail": "health", "spawn_delay_ms": 200}})
     failed = deploy(stub, org, instance.id)
     assert failed.status == S.STATUS_FAILED
-    deadline = time.monotonic() + 30
-    while any(r.state == R.STATE_STARTING for r in _runtime(stub, org, instance.id)):
-        assert time.monotonic() < deadline, "spawns never finished"
-        time.sleep(0.1)  # spawns that end after the deployment announce nothing to wait on
+    # Spawns that end after their deployment announce nothing to wait on.
+    wait_until(lambda: all(r.state != R.STATE_STARTING for r in _runtime(stub, org, instance.id)), "the spawns' end")
 
     stored = sql(
         backends[0],
@@ -149,6 +148,69 @@ def test_no_event_is_recorded_after_a_terminal_one(stub: Stub, org: str, backend
     assert [e.type for e in events(stub, org, proposal.id)] == [E.TYPE_PROPOSED, E.TYPE_REJECTED]
 
 
+class _Traffic:
+    """Calls and one open WatchInstance against an instance, from threads, counting how each ends."""
+
+    def __init__(self, stub: Stub, org: str, instance_id: str) -> None:
+        self.stub, self.org, self.instance_id = stub, org, instance_id
+        self.codes: Counter[str] = Counter()
+        self.stream_end: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._load) for _ in range(4)] + [threading.Thread(target=self._watch)]
+
+    def _one(self, n: int) -> None:
+        if n % 3 == 0:
+            propose(self.stub, self.org, self.instance_id, request_id=f"k-{n}")
+        elif n % 3 == 1:
+            instance_of(self.stub, self.org, self.instance_id)
+        else:
+            request = api.ListDeploymentsRequest(organization_id=self.org, instance_id=self.instance_id)
+            self.stub.ListDeployments(request, timeout=5)
+
+    def _load(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            try:
+                self._one(n)
+                self.codes["OK"] += 1
+            except grpc.RpcError as exc:
+                self.codes[exc.code().name] += 1
+                time.sleep(0.02)
+
+    def _watch(self) -> None:
+        try:
+            for _ in self.stub.WatchInstance(api.WatchInstanceRequest(organization_id=self.org, id=self.instance_id), timeout=60):
+                pass
+            self.stream_end.append("OK")
+        except grpc.RpcError as exc:
+            self.stream_end.append(exc.code().name)
+
+    def wait_for_ok(self, calls: int) -> None:
+        target = self.codes["OK"] + calls
+        wait_until(lambda: self.codes["OK"] >= target, f"recovery after the restart ({self.codes})")
+
+    def __enter__(self) -> _Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+
+def _restart_immediately(pg: EmbeddedPostgres, data: Path, port: int) -> EmbeddedPostgres:
+    assert pg.pid is not None
+    os.kill(pg.pid, signal.SIGQUIT)  # immediate shutdown: connections are cut mid-call
+    pg.stop()
+    time.sleep(1)  # the outage itself, not a wait for state
+    restarted = EmbeddedPostgres(data, port=port, durable=False)
+    restarted.start()
+    return restarted
+
+
 def test_a_postgres_restart_answers_unavailable_and_never_internal(
     stack: Stack, org: str, tmp_path: Path
 ) -> None:
@@ -163,64 +225,15 @@ def test_a_postgres_restart_answers_unavailable_and_never_internal(
             stub = as_principal(channel, token)
             instance = create_instance(stub, org)
             publish(stub, org, "1.0.0")
-            codes: Counter[str] = Counter()
-            stop = threading.Event()
-
-            def one(n: int) -> None:
-                if n % 3 == 0:
-                    propose(stub, org, instance.id, request_id=f"k-{n}")
-                elif n % 3 == 1:
-                    instance_of(stub, org, instance.id)
-                else:
-                    stub.ListDeployments(api.ListDeploymentsRequest(organization_id=org, instance_id=instance.id), timeout=5)
-
-            def load() -> None:
-                n = 0
-                while not stop.is_set():
-                    n += 1
-                    try:
-                        one(n)
-                        codes["OK"] += 1
-                    except grpc.RpcError as exc:
-                        codes[exc.code().name] += 1
-                        time.sleep(0.02)
-
-            stream_end: list[str] = []
-
-            def watch() -> None:
-                request = api.WatchInstanceRequest(organization_id=org, id=instance.id)
-                try:
-                    for _ in stub.WatchInstance(request, timeout=60):
-                        pass
-                    stream_end.append("OK")
-                except grpc.RpcError as exc:
-                    stream_end.append(exc.code().name)
-
-            workers = [threading.Thread(target=load) for _ in range(4)] + [threading.Thread(target=watch)]
-            for w in workers:
-                w.start()
-            try:
-                time.sleep(0.5)
-                assert pg.pid is not None
-                os.kill(pg.pid, signal.SIGQUIT)  # immediate shutdown: connections are cut mid-call
-                pg.stop()
-                time.sleep(1)
-                pg = EmbeddedPostgres(tmp_path / "pg", port=port, durable=False)
-                pg.start()
-                deadline = time.monotonic() + 30
-                ok_before = codes["OK"]
-                while codes["OK"] < ok_before + 20:
-                    assert time.monotonic() < deadline, f"no recovery after the restart: {codes}"
-                    time.sleep(0.1)
-            finally:
-                stop.set()
-                for w in workers:
-                    w.join(30)
+            with _Traffic(stub, org, instance.id) as traffic:
+                time.sleep(0.5)  # traffic under way
+                pg = _restart_immediately(pg, tmp_path / "pg", port)
+                traffic.wait_for_ok(20)
         server.stop()
         # An open watch ends with UNAVAILABLE when its events cannot be read, so the client resumes.
-        assert stream_end == ["UNAVAILABLE"], stream_end
-        assert codes["UNAVAILABLE"] > 0, codes
-        assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
+        assert traffic.stream_end == ["UNAVAILABLE"], traffic.stream_end
+        assert traffic.codes["UNAVAILABLE"] > 0, traffic.codes
+        assert set(traffic.codes) <= {"OK", "UNAVAILABLE"}, traffic.codes
     finally:
         pg.stop()
 

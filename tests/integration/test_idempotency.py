@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
@@ -14,8 +13,8 @@ import pytest
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.store.db import asyncpg_dsn
-from tests.integration.helpers import Stub, create_instance, deploy, failure, propose, publish
 from tests.auth import as_principal
+from tests.integration.helpers import Stub, create_instance, deploy, failure, propose, publish, sql_value, wait_until
 from tests.stack import Stack
 
 
@@ -155,19 +154,9 @@ def test_purged_keys_run_again(stack: Stack, org: str, backends: tuple[str, str]
         publish(stub, org, "1.0.0")
         first = propose(stub, org, instance.id, request_id="short-lived")
 
-        async def key_exists() -> bool:
-            conn = await asyncpg.connect(asyncpg_dsn(backends[0]))
-            try:
-                return bool(await conn.fetchval(
-                    "SELECT count(*) FROM idempotency_keys WHERE organization_id = $1 AND key = 'short-lived'", org))
-            finally:
-                await conn.close()
-
-        deadline = time.monotonic() + 30
-        while asyncio.run(key_exists()):
-            # The sweeper purges expired keys once a second; nothing announces it.
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        # The sweeper purges expired keys once a second; nothing announces it.
+        query = "SELECT count(*) FROM idempotency_keys WHERE organization_id = $1 AND key = 'short-lived'"
+        wait_until(lambda: sql_value(backends[0], query, org) == 0, "the key's purge")
         second = propose(stub, org, instance.id, request_id="short-lived")
 
     assert second.id != first.id

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-import asyncpg
 import grpc
 import pytest
 import redis
@@ -14,7 +12,6 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.keyring import Keyring, parse
-from server.store.db import asyncpg_dsn
 from tests.integration.helpers import (
     Stub,
     approve,
@@ -28,6 +25,8 @@ from tests.integration.helpers import (
     publish,
     rollback,
     set_params,
+    sql,
+    sql_value,
     wait_done,
 )
 from tests.stack import TEST_SECRETS_KEY
@@ -52,16 +51,6 @@ def update(stub: Stub, org: str, instance_id: str, **fields: object) -> pb.Insta
         )
     )
 
-
-def sql(database_url: str, statement: str, *args: object) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(asyncpg_dsn(database_url))
-        try:
-            await conn.execute(statement, *args)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
 
 
 # --- the validation matrix --------------------------------------------------------------------------
@@ -257,21 +246,14 @@ def test_secrets_are_untouched_and_never_shown(
     approve(stub, org, proposal.id)
     assert wait_done(stub, org, proposal.id).status == S.STATUS_COMPLETED
 
-    async def stored() -> tuple[asyncpg.Record, str]:
-        conn = await asyncpg.connect(asyncpg_dsn(backends[0]))
-        try:
-            value = await conn.fetchrow("SELECT key_id, value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
-            dump = await conn.fetchval(
-                "SELECT string_agg(t::text, ' ') FROM (SELECT d::text AS t FROM deployments d WHERE organization_id = $1"
-                " UNION ALL SELECT e::text FROM deployment_events e WHERE organization_id = $1"
-                " UNION ALL SELECT i::text FROM instances i WHERE organization_id = $1) rows",
-                org,
-            )
-            return value, dump
-        finally:
-            await conn.close()
-
-    value, dump = asyncio.run(stored())
+    [value] = sql(backends[0], "SELECT key_id, value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
+    dump = sql_value(
+        backends[0],
+        "SELECT string_agg(t::text, ' ') FROM (SELECT d::text AS t FROM deployments d WHERE organization_id = $1"
+        " UNION ALL SELECT e::text FROM deployment_events e WHERE organization_id = $1"
+        " UNION ALL SELECT i::text FROM instances i WHERE organization_id = $1) rows",
+        org,
+    )
     # The rollback did not bring the old secret back.
     assert Keyring(parse([TEST_SECRETS_KEY], "test")).decrypt(value["key_id"], instance.id, "token", value["value"]) == (
         secret_v2.encode())

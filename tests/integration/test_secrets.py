@@ -10,24 +10,23 @@ import sys
 import uuid
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 from sqlalchemy.engine import make_url
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from server.api.servicer import fingerprint
 from server.api.errors import to_status
+from server.api.servicer import fingerprint
 from server.app import secrets
 from server.embedded.postgres import client_binary
 from server.keyring import Key, Keyring, SecretsKeyUnavailable, new_key, parse
 from server.migrate import upgrade
 from server.store import secrets as secret_store
-from server.store.db import asyncpg_dsn, create_engine
+from server.store.db import create_engine
 from tests.auth import as_principal
 from tests.integration.databases import fresh_database
-from tests.integration.helpers import Stub, create_instance, failure
+from tests.integration.helpers import Stub, create_instance, failure, sql
 from tests.stack import TEST_SECRETS_KEY, Stack
 
 STACK_KEYS = Keyring(parse([TEST_SECRETS_KEY], "test"))
@@ -51,13 +50,6 @@ def _current(url: str, keyring: Keyring, org: str, instance_id: str) -> dict[str
     return asyncio.run(read())
 
 
-async def _fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
-
 
 def _pg_dump(url: str) -> str:
     parsed = make_url(url)
@@ -79,8 +71,8 @@ def test_pg_dump_of_a_stack_with_secrets_holds_none_of_their_values(
     values = {"db_password": f"pw-{uuid.uuid4().hex}", "api_token": f"tok-{uuid.uuid4().hex}-{org}"}
     instance = create_instance(stub, org, labels={"marker": f"m{uuid.uuid4().hex[:20]}"})
     _set(stub, org, instance.id, values)
-    rows = asyncio.run(_fetch(backends[0], "SELECT value, key_id FROM instance_secrets WHERE instance_id = $1::uuid",
-                              instance.id))
+    rows = sql(backends[0], "SELECT value, key_id FROM instance_secrets WHERE instance_id = $1::uuid",
+                              instance.id)
 
     dump = _pg_dump(backends[0])
 
@@ -109,7 +101,7 @@ def test_a_process_with_another_key_or_none_gets_a_clear_error(stub: Stub, org: 
     instance = create_instance(stub, org)
     value = f"v-{uuid.uuid4().hex}"
     _set(stub, org, instance.id, {"db": value})
-    [row] = asyncio.run(_fetch(backends[0], "SELECT value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id))
+    [row] = sql(backends[0], "SELECT value FROM instance_secrets WHERE instance_id = $1::uuid", instance.id)
     stored = bytes(row["value"])
     same_id_other_key = Keyring([Key(str(STACK_KEYS.primary), os.urandom(32))])
     for keyring in (Keyring(), Keyring(parse([new_key()], "test")), same_id_other_key):
@@ -150,7 +142,7 @@ def test_the_idempotency_fingerprint_is_no_hash_of_the_values(stub: Stub, org: s
     instance = create_instance(stub, org)
     request = api.SetInstanceSecretsRequest(organization_id=org, id=instance.id, secrets={"db": "pw"}, request_id="set-1")
     first = stub.SetInstanceSecrets(request)
-    rows = asyncio.run(_fetch(backends[0], "SELECT fingerprint FROM idempotency_keys WHERE organization_id = $1", org))
+    rows = sql(backends[0], "SELECT fingerprint FROM idempotency_keys WHERE organization_id = $1", org)
     assert [r["fingerprint"] for r in rows] != [fingerprint(request)] and len(rows) == 1
     # Still a fingerprint: the same request replays, the same key with another value is refused.
     again, call = stub.SetInstanceSecrets.with_call(request)
@@ -198,7 +190,7 @@ def _seed(url: str, keyring: Keyring, values: dict[str, dict[str, str]]) -> None
 
 
 def _key_ids(url: str) -> dict[str, int]:
-    rows = asyncio.run(_fetch(url, "SELECT key_id, count(*) AS n FROM instance_secrets GROUP BY key_id"))
+    rows = sql(url, "SELECT key_id, count(*) AS n FROM instance_secrets GROUP BY key_id")
     return {r["key_id"]: r["n"] for r in rows}
 
 

@@ -11,8 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rollout.v1 import rollout_service_pb2 as api
 from server.embedded import EmbeddedValkey, free_port
-from tests.integration.helpers import create_instance, failure, propose, publish
 from tests.auth import as_principal
+from tests.integration.helpers import create_instance, failure, propose, publish
 from tests.stack import Stack
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

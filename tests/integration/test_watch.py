@@ -9,8 +9,19 @@ import grpc
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from tests.integration.helpers import Stub, approve, create_instance, deploy, events, failure, plan, propose, publish, sql
 from tests.auth import as_principal, bearer
+from tests.integration.helpers import (
+    Stub,
+    approve,
+    create_instance,
+    deploy,
+    events,
+    failure,
+    plan,
+    propose,
+    publish,
+    sql,
+)
 from tests.stack import Stack
 
 

@@ -9,6 +9,8 @@ import grpc
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
+from server.embedded import EmbeddedValkey, free_port
+from tests.auth import as_principal
 from tests.integration.helpers import (
     Stub,
     approve,
@@ -21,8 +23,6 @@ from tests.integration.helpers import (
     set_params,
     wait_done,
 )
-from tests.auth import as_principal
-from server.embedded import EmbeddedValkey, free_port
 from tests.stack import Stack
 
 S = pb.Deployment

@@ -12,11 +12,11 @@ Each call builds fresh objects, so a test may change what it gets.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from server.domain.models import Action, Deployment, Instance, Kind, Release, ReleaseState, Status
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 INSTANCE_ID = "0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10"
 DB_ID = "6f1d1e8a-92a7-4c2b-b9a4-5b8f3c2d1e0f"
 CACHE_ID = "7a2e3f4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"

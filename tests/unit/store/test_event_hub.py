@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from server.app.watch import _stream
-from server.store.event_hub import FELL_BEHIND, QUEUE_LIMIT, SHUTTING_DOWN, Closed, EventHub, Resync
-from server.store.events import PAGE_SIZE
 from server.domain.errors import Unavailable
 from server.domain.models import Event, EventType, Status
+from server.store.event_hub import FELL_BEHIND, QUEUE_LIMIT, SHUTTING_DOWN, Closed, EventHub, Resync
+from server.store.events import PAGE_SIZE
 
 DEPLOYMENT = "00000000-0000-4000-8000-00000000000d"
 INSTANCE = "00000000-0000-4000-8000-00000000000i"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -296,7 +296,7 @@ def test_page_size(value: int, expected: int) -> None:
 
 # --- page tokens -------------------------------------------------------------------
 
-T = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+T = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 ID = "0b6c2f0e-2f4e-4c59-9a43-0d3b7c1e5a10"
 FP = query_fingerprint("deployments", "acme", ID, [Term("status", "=", "COMPLETED")], True)
 
@@ -339,7 +339,7 @@ def test_fingerprint_differs_per_query(parts: tuple[object, ...]) -> None:
         Cursor(T, ID),
         Cursor(T.replace(microsecond=0), "00000000-0000-4000-8000-000000000001"),
         Cursor(T.astimezone(timezone(timedelta(hours=-7))), ID),
-        Cursor(datetime(1970, 1, 1, tzinfo=timezone.utc), "ffffffff-ffff-4fff-bfff-ffffffffffff"),
+        Cursor(datetime(1970, 1, 1, tzinfo=UTC), "ffffffff-ffff-4fff-bfff-ffffffffffff"),
     ],
 )
 def test_token_round_trip(cursor: Cursor) -> None:

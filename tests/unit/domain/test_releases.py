@@ -17,7 +17,6 @@ from server.domain.releases import (
 from server.domain.semver import InvalidVersion
 from tests.unit import factories as make
 
-
 # --- newest_matching ---------------------------------------------------------------
 
 
