@@ -46,7 +46,7 @@ gen-check: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-## The fault campaign (issue #9): kills and restarts under load, then the invariants. ~4 minutes.
+## The fault campaign: kills and restarts under load, then the invariants. ~4 minutes.
 chaos: $(STAMP)
 	$(PY) -m chaos
 

@@ -1,1 +1,1 @@
-"""`make bench`: rollout against the floor of its own stack, side by side in one run (issue #6)."""
+"""`make bench`: rollout against the floor of its own stack, side by side in one run."""

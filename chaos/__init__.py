@@ -1,4 +1,4 @@
-"""`make chaos`: a bounded fault campaign against a stack it starts itself, then the invariants (issue #9)."""
+"""`make chaos`: a bounded fault campaign against a stack it starts itself, then the invariants of docs/product.md §4–§8."""
 
 import os
 

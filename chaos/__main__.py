@@ -1,4 +1,4 @@
-"""`python -m chaos [--short] [--duration S] [--seed N] [--json PATH]`: the fault campaign of issue #9.
+"""`python -m chaos [--short] [--duration S] [--seed N] [--json PATH]`: the fault campaign: faults under load, then the invariants.
 
 Starts its own PostgreSQL, Valkey, 2 servers and 2–3 workers on loopback,
 puts load on them while killing workers, servers, PostgreSQL and Valkey,

@@ -1,4 +1,4 @@
-"""Where release artifacts live (SPEC §2): a small store interface and its local-folder default.
+"""Where release artifacts live (docs/product.md §2): a small store interface and its local-folder default.
 
 `store://<org>/<release id>` artifacts are held by the store itself; an
 external `file:///absolute/path` is only checked for presence, never deleted.

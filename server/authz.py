@@ -1,4 +1,4 @@
-"""Attribute-based authorization with Cedar (SPEC §7). Deny by default.
+"""Attribute-based authorization with Cedar (docs/product.md §7). Deny by default.
 
 The organization's policies (Cedar text) are compiled once per policy
 version and cached; a decision builds the principal and resource entities

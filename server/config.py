@@ -35,7 +35,7 @@ class Settings:
     warm_seconds: float = 900.0
     # A DYNAMIC deployment fails if its runtime instances are not HEALTHY within this time.
     spawn_timeout_seconds: float = 600.0
-    # Idempotency keys are remembered this long (SPEC §5), then purged by the sweeper.
+    # Idempotency keys are remembered this long (docs/product.md §5), then purged by the sweeper.
     key_retention_seconds: float = 24 * 3600.0
     # Audit records older than this many days are purged by the sweeper; 0 keeps them forever.
     audit_retention_days: float = 0.0

@@ -1,4 +1,4 @@
-"""The driver interface to real infrastructure, and the simulated default (SPEC §4).
+"""The driver interface to real infrastructure, and the simulated default (docs/product.md §4).
 
 The simulated driver needs nothing installed. Its delay and failures are set
 per deployment through the reserved params key `rollout.simulate`, e.g.

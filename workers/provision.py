@@ -1,4 +1,4 @@
-"""The provision job (SPEC §4): lock, RUNNING and re-check the artifact (one transaction), provision,
+"""The provision job (docs/product.md §4): lock, RUNNING and re-check the artifact (one transaction), provision,
 spawn runtime instances (DYNAMIC), then switch (one transaction).
 
 It takes ids, re-reads state, and does nothing if its work is already done,

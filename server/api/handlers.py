@@ -5,7 +5,7 @@ INTERNAL (UNKNOWN on a request stream). Bytes that are not a valid request are
 the client's fault, so decoding here yields a `Malformed` marker instead, and
 every service served through `generic_handler` (RolloutService, health,
 reflection) answers it with INVALID_ARGUMENT before its servicer sees it
-(SPEC §8).
+(docs/product.md §8).
 """
 
 from __future__ import annotations

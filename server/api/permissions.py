@@ -1,4 +1,4 @@
-"""The one table of what each RPC requires (SPEC §7): its action, and the resource it is checked on.
+"""The one table of what each RPC requires (docs/product.md §7): its action, and the resource it is checked on.
 
 A test enumerates the service's RPCs through reflection and fails if one is
 missing here.

@@ -1,4 +1,4 @@
-"""Protobuf requests → validated use-case inputs. Every RPC validates before touching state (SPEC §8)."""
+"""Protobuf requests → validated use-case inputs. Every RPC validates before touching state (docs/product.md §8)."""
 
 from __future__ import annotations
 

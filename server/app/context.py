@@ -35,7 +35,7 @@ class Services:
     engine: AsyncEngine
     artifacts: ArtifactStore
     queue: JobQueue
-    # How long an idempotency key is remembered (SPEC §5).
+    # How long an idempotency key is remembered (docs/product.md §5).
     key_retention_seconds: float = 24 * 3600
     # Seals instance secrets; without keys, storing a secret value is refused (ADR 009).
     keyring: Keyring = field(default_factory=Keyring)

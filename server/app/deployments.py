@@ -54,7 +54,7 @@ async def _release(svc: Services, conn: AsyncConnection, caller: Caller, release
 
 
 async def _effective_release(svc: Services, conn: AsyncConnection, caller: Caller, instance: Instance) -> Release:
-    """The pinned release if pinned, else the newest READY one within the constraint (SPEC §2)."""
+    """The pinned release if pinned, else the newest READY one within the constraint (docs/product.md §2)."""
     if instance.pinned and instance.bundle_release_id:
         release = await _release(svc, conn, caller, instance.bundle_release_id)
         release_rules.check_deployable(release, instance.bundle)
@@ -144,7 +144,7 @@ class RollbackTo:
 async def rollback(
     conn: AsyncConnection, svc: Services, caller: Caller, to: RollbackTo, reason: str = ""
 ) -> Change[Deployment]:
-    """A PROPOSED PROVISION that reproduces the source deployment exactly (SPEC §3), in one transaction."""
+    """A PROPOSED PROVISION that reproduces the source deployment exactly (docs/product.md §3), in one transaction."""
     if to.source_id:
         instance, source = await _lock(conn, caller, to.source_id)
         release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None

@@ -1,4 +1,4 @@
-"""Organization administration: principals, tokens, policies, approval rules (issue #5)."""
+"""Organization administration: principals, tokens, policies, approval rules (docs/product.md §7)."""
 
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ async def update(
     if "replicas" in changes and current.kind is Kind.STATIC and changes["replicas"] != 0:
         raise InvalidArgument([FieldViolation("instance.replicas", "must be 0 for a STATIC instance")])
     values = dict(changes)
-    # SPEC §3: deliberately changing the constraint or channel ends the rollback pin.
+    # docs/product.md §3: deliberately changing the constraint or channel ends the rollback pin.
     if any(
         name in changes and changes[name] != getattr(current, name)
         for name in ("version_constraint", "release_channel")

@@ -1,4 +1,4 @@
-"""How every mutating RPC runs: idempotency key, the change, its audit record — one transaction (SPEC §5, §6).
+"""How every mutating RPC runs: idempotency key, the change, its audit record — one transaction (docs/product.md §5, §6).
 
 - The key row is inserted first. A concurrent request with the same key
   blocks on that insert until the first commits, then replays its stored

@@ -89,7 +89,7 @@ async def publish(
 
 
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
-    """A newer release of the bundle ends the quarantine of older ones (issue #3, quarantine)."""
+    """A newer release of the bundle ends the quarantine of older ones (docs/product.md §3)."""
     quarantined = await runtime_store.quarantined_in_bundle(conn, organization_id, fields.bundle, fields.release_channel)
     lifted = quarantines_lifted_by(fields.version, quarantined)
     await locking.instances_in_order(conn, [instance_id for instance_id, _ in lifted])

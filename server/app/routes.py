@@ -1,4 +1,4 @@
-"""Route-cache invalidation (SPEC §4 step 5): tell edge routers the active deployment changed.
+"""Route-cache invalidation (docs/product.md §4 step 5): tell edge routers the active deployment changed.
 
 Published on the Redis pub/sub channel `rollout:routes` after the switch
 commits, as JSON:

@@ -1,4 +1,4 @@
-"""Deployment use cases on the worker side (SPEC §4): claim or take over, record progress, switch, fail.
+"""Deployment use cases on the worker side (docs/product.md §4): claim or take over, record progress, switch, fail.
 
 The per-instance lock is the instance row (server/store/locking.py) plus a
 unique index allowing one RUNNING deployment per instance. A worker holds a
@@ -114,7 +114,7 @@ async def _verified(
     attempt: int = 1,
     provisioned: bool = False,
 ) -> Claim:
-    """Re-check the artifact (SPEC §4 step 2: it may have been deleted since the proposal) in the
+    """Re-check the artifact (docs/product.md §4 step 2: it may have been deleted since the proposal) in the
     transaction that starts the run; a run whose artifact is gone FAILS at once."""
     gone = await _artifact_gone(conn, artifacts, deployment)
     if gone:
@@ -164,7 +164,7 @@ class Switched:
 async def complete(
     engine: AsyncEngine, deployment: Deployment, owner: str, warm_seconds: float, done: str | None
 ) -> tuple[Switched | None, str | None]:
-    """The switch (SPEC §4 step 4): one transaction makes the deployment active and COMPLETED.
+    """The switch (docs/product.md §4 step 4): one transaction makes the deployment active and COMPLETED.
 
     For a rollback it also pins the release pointer to the source's release
     and quarantines the release it retreated from. `done` is the PROVISIONED
@@ -213,7 +213,7 @@ async def complete(
 
 
 def _pins(deployment: Deployment) -> bool:
-    """SPEC §3: approving a rollback pins the release pointer, so the next proposal composes on it."""
+    """docs/product.md §3: approving a rollback pins the release pointer, so the next proposal composes on it."""
     return deployment.action is Action.PROVISION and deployment.rollback_of_id is not None
 
 

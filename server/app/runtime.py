@@ -1,4 +1,4 @@
-"""Runtime instances of DYNAMIC instances (SPEC §4 step 3): reuse warm ones, spawn the missing, drain the old.
+"""Runtime instances of DYNAMIC instances (docs/product.md §4 step 3): reuse warm ones, spawn the missing, drain the old.
 
 Spawning is its own arq job per runtime instance, so several boot in
 parallel across workers. The provision job waits for them on a Redis list

@@ -1,4 +1,4 @@
-"""Watching progress (SPEC §2): replay stored events after a sequence, then tail live ones.
+"""Watching progress (docs/product.md §2): replay stored events after a sequence, then tail live ones.
 
 Subscribing happens before the replay, so an event committed while the
 replay runs is either read from the database or received live; sequences

@@ -1,4 +1,4 @@
-"""Separation of duties (issue #5): how many distinct approvers, and whether the proposer counts."""
+"""Separation of duties: how many distinct approvers an environment asks for, and whether the proposer counts."""
 
 from __future__ import annotations
 

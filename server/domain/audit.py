@@ -1,4 +1,4 @@
-"""Audit records and their tamper-evident chain (SPEC §6).
+"""Audit records and their tamper-evident chain (docs/product.md §6).
 
 Each record's hash covers its own fields and the previous record's hash in
 the same organization, so editing or deleting any stored row breaks every

@@ -1,4 +1,4 @@
-"""The deployment state machine: the only transitions that exist (SPEC §1).
+"""The deployment state machine: the only transitions that exist (docs/product.md §1).
 
 PROPOSED --approve--> PENDING --start--> RUNNING --complete--> COMPLETED
     |                                       \\--fail--> FAILED

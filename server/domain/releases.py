@@ -1,4 +1,4 @@
-"""Which release a proposal deploys (SPEC §2 ProposeDeployment, §3 pinning)."""
+"""Which release a proposal deploys (docs/product.md §2 ProposeDeployment, §3 pinning)."""
 
 from __future__ import annotations
 

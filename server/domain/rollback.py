@@ -1,4 +1,4 @@
-"""What makes a rollback valid, and what it captures (SPEC §3, seed 000).
+"""What makes a rollback valid, and what it captures (docs/product.md §3, seed 000).
 
 A rollback reproduces a past COMPLETED PROVISION exactly: params verbatim
 except `md_metadata`, which is regenerated from the instance's current

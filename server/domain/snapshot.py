@@ -1,4 +1,4 @@
-"""What a proposal captures of the instance (SPEC §3, seed 000's snapshot table)."""
+"""What a proposal captures of the instance (docs/product.md §3, seed 000's snapshot table)."""
 
 from __future__ import annotations
 

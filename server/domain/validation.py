@@ -1,4 +1,4 @@
-"""Field rules for requests (SPEC §8). Collect every violation, then raise once."""
+"""Field rules for requests (docs/product.md §8). Collect every violation, then raise once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The idempotency_keys table (SPEC §5)."""
+"""The idempotency_keys table (docs/product.md §5)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ instances = sa.Table(
     sa.Column("connections", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("version_constraint", sa.Text, nullable=False, server_default=""),
     sa.Column("release_channel", sa.Text, nullable=False, server_default="stable"),
-    # The release pointer (SPEC §3): set only by approving a rollback.
+    # The release pointer (docs/product.md §3): set only by approving a rollback.
     sa.Column("bundle_release_id", UUID(as_uuid=False), nullable=True),
     sa.Column("version", sa.Text, nullable=True),
     sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -122,7 +122,7 @@ deployments = sa.Table(
     *_times(),
     sa.Index("ix_deployments_instance_created", "instance_id", "create_time", "id"),
     sa.Index("ix_deployments_last_good", "instance_id", "action", "status", "create_time"),
-    # The per-instance lock of SPEC §4, enforced by the database itself.
+    # The per-instance lock of docs/product.md §4, enforced by the database itself.
     sa.Index(
         "uq_deployments_one_running",
         "instance_id",

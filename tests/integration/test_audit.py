@@ -1,4 +1,4 @@
-"""The audit log (SPEC §6): one record per mutation, append-only, hash-chained, listable."""
+"""The audit log (docs/product.md §6): one record per mutation, append-only, hash-chained, listable."""
 
 from __future__ import annotations
 

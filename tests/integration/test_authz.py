@@ -1,4 +1,4 @@
-"""Authentication and authorization (SPEC §7, issue #5): the matrix, the SRE example, two approvers, no leaks."""
+"""Authentication and authorization (docs/product.md §7): the matrix, the SRE example, two approvers, no leaks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input gets INVALID_ARGUMENT with field violations and leaves nothing behind (SPEC §8)."""
+"""Bad input gets INVALID_ARGUMENT with field violations and leaves nothing behind (docs/product.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fault campaign keeps working: CI runs `python -m chaos --short` and reads its JSON (issue #9).
+"""The fault campaign keeps working: CI runs `python -m chaos --short` and reads its JSON.
 
 Every invariant must hold under the short campaign's faults (worker and
 server kills, PostgreSQL and Valkey restarts, a key storm).

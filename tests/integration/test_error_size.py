@@ -1,4 +1,4 @@
-"""Huge bad input gets INVALID_ARGUMENT that a stock grpcio client can read (issue #9).
+"""Huge bad input gets INVALID_ARGUMENT that a stock grpcio client can read.
 
 Errors echo the request (field names, bad values); uncapped, the trailers of a
 20,000-character update_mask path reached 60 KB and grpcio refused them with

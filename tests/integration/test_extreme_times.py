@@ -1,5 +1,5 @@
 """Times at the edge of what Python can hold are INVALID_ARGUMENT, in filters and page tokens of every List
-(issue #9: `0001-01-01T00:00:00+14:00` is year 0 in UTC, and the database driver overflowed on it)."""
+(`0001-01-01T00:00:00+14:00` is year 0 in UTC, and the database driver overflowed on it)."""
 
 from __future__ import annotations
 

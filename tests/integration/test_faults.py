@@ -1,4 +1,4 @@
-"""Faults are never failures (issue #9): killed workers, restarted backends, cancelled calls, racing locks."""
+"""Faults are never failures: killed workers, restarted backends, cancelled calls, racing locks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generated requests for every RPC: never UNKNOWN or INTERNAL, small trailers, no partial rows (SPEC §8).
+"""Generated requests for every RPC: never UNKNOWN or INTERNAL, small trailers, no partial rows (docs/product.md §8).
 
 Requests are built from each method's descriptor (tests/integration/fuzzing.py)
 and sent as bytes through the session's real server, as the test organization's

@@ -1,4 +1,4 @@
-"""Idempotency keys (SPEC §5): one change per key, replays marked, reuse refused, transient failures retryable."""
+"""Idempotency keys (docs/product.md §5): one change per key, replays marked, reuse refused, transient failures retryable."""
 
 from __future__ import annotations
 

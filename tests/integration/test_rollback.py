@@ -1,4 +1,4 @@
-"""RollbackDeployment (SPEC §3): the validation matrix, the snapshot table, pinning, roll forward, quarantine."""
+"""RollbackDeployment (docs/product.md §3): the validation matrix, the snapshot table, pinning, roll forward, quarantine."""
 
 from __future__ import annotations
 

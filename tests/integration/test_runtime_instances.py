@@ -1,4 +1,4 @@
-"""DYNAMIC instances (SPEC §4 step 3): warm instances are reused, missing ones spawned, old ones drained later."""
+"""DYNAMIC instances (docs/product.md §4 step 3): warm instances are reused, missing ones spawned, old ones drained later."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a worker does when a deployment runs (SPEC §4): lock, re-check, switch, fail, recover."""
+"""What a worker does when a deployment runs (docs/product.md §4): lock, re-check, switch, fail, recover."""
 
 from __future__ import annotations
 

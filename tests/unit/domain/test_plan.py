@@ -1,4 +1,4 @@
-"""The plan of a proposal: server/domain/plan.py (SPEC §2 PlanDeployment, §4 runtime instances)."""
+"""The plan of a proposal: server/domain/plan.py (docs/product.md §2 PlanDeployment, §4 runtime instances)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What makes a rollback valid and what it captures: server/domain/rollback.py (SPEC §3, seed 000)."""
+"""What makes a rollback valid and what it captures: server/domain/rollback.py (docs/product.md §3, seed 000)."""
 
 from __future__ import annotations
 
