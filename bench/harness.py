@@ -46,6 +46,7 @@ class Harness:
             ROLLOUT_REDIS_URL=valkey.url,
             ROLLOUT_DATA_DIR=str(self.workdir / "data"),
             ROLLOUT_DB_POOL_SIZE="20",
+            ROLLOUT_DRIVER="simulated",
         )
         self.token = asyncio.run(_admin_token(pg.url))
         self.product = f"127.0.0.1:{free_port()}"

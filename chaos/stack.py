@@ -33,6 +33,7 @@ SETTINGS = {
     "ROLLOUT_GRACE_SECONDS": "1",
     "ROLLOUT_WARM_SECONDS": "30",
     "ROLLOUT_SPAWN_TIMEOUT_SECONDS": "20",
+    "ROLLOUT_DRIVER": "simulated",  # delays and injected failures
 }
 _READY_TIMEOUT = 60.0
 

@@ -26,6 +26,8 @@ class Settings:
     job_timeout_seconds: int = 3600
     # A run whose workers stopped this many times (each time taken over by another) is failed.
     max_attempts: int = 5
+    # Which driver runs deployments: `local`, `simulated` or `package.module:factory` (workers/drivers).
+    driver: str = "simulated"
     # Simulated driver: how long provisioning takes, unless a deployment's params say otherwise.
     driver_delay_ms: int = 0
     db_pool_size: int = 10
@@ -79,6 +81,7 @@ class Settings:
             stall_seconds=number("ROLLOUT_STALL_SECONDS", cls.stall_seconds),
             job_timeout_seconds=int(number("ROLLOUT_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds)),
             max_attempts=max(1, int(number("ROLLOUT_MAX_ATTEMPTS", cls.max_attempts))),
+            driver=env.get("ROLLOUT_DRIVER") or cls.driver,
             driver_delay_ms=int(number("ROLLOUT_DRIVER_DELAY_MS", cls.driver_delay_ms)),
             db_pool_size=int(number("ROLLOUT_DB_POOL_SIZE", cls.db_pool_size)),
             grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),

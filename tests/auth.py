@@ -26,7 +26,9 @@ def admin_token(database_url: str, organization_id: str) -> str:
     return asyncio.run(run())
 
 
-class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
+class _Bearer(  # type: ignore[misc]
+    grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamUnaryClientInterceptor
+):
     def __init__(self, token: str) -> None:
         self.metadata = ("authorization", f"Bearer {token}")
 
@@ -39,6 +41,9 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercepto
 
     def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation: Callable[..., Any], details: Any, requests: Any) -> Any:
+        return continuation(self._with_token(details), requests)
 
 
 class _Details(grpc.ClientCallDetails):  # type: ignore[misc]

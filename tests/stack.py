@@ -31,6 +31,8 @@ TEST_SETTINGS = {
     "ROLLOUT_STALL_SECONDS": "1",
     "ROLLOUT_POLL_DELAY": "0.005",
     "ROLLOUT_GRACE_SECONDS": "1",
+    # The tests inject delays and failures through the simulated driver (workers/drivers/simulated.py).
+    "ROLLOUT_DRIVER": "simulated",
 }
 
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,7 +30,8 @@ from server.app.context import Services
 from server.config import Settings
 from server.domain.models import Action, Kind
 from server.store.faults import is_transient
-from workers.driver import Driver, DriverError
+from workers.drivers import Driver, DriverError, Step
+from workers.progress import ProgressLog
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,11 @@ async def _steps(w: Worker, claim: runs.Claim) -> tuple[runs.Switched | None, st
     deployment, instance = claim.deployment, claim.instance
     done: str | None = None
     if deployment.action is Action.DECOMMISSION:
-        await w.driver.decommission(deployment)
+        await _driver_step(w, claim, w.driver.decommission)
         done = "decommissioned"
     else:
         if not claim.provisioned:
-            await w.driver.provision(deployment)
+            await _driver_step(w, claim, w.driver.provision)
             done = f"provisioned v{deployment.version}"
         if instance.kind is Kind.DYNAMIC:
             await _runtime_instances(w, claim, done)
@@ -141,6 +142,16 @@ async def _steps(w: Worker, claim: runs.Claim) -> tuple[runs.Switched | None, st
     if switched is None:
         raise LeaseLost(deployment.id)
     return switched, next_id
+
+
+async def _driver_step(w: Worker, claim: runs.Claim, step: Callable[[Step], Awaitable[None]]) -> None:
+    """One driver step, its output reported as PROGRESS events (written even when the step fails)."""
+    given = await runs.inputs(w.svc, claim.deployment, claim.instance)
+    progress = ProgressLog(w.svc.engine, claim.deployment, w.owner, given.secrets)
+    try:
+        await step(Step(claim.deployment, claim.instance, given.release, given.secrets, w.svc.artifacts, progress.line))
+    finally:
+        await asyncio.shield(progress.close())
 
 
 async def _runtime_instances(w: Worker, claim: runs.Claim, provisioned: str | None) -> None:

@@ -10,14 +10,14 @@ from typing import Any, cast
 
 from arq import Retry
 
-from server.app import runtime
+from server.app import runs, runtime
 from server.app.context import Services
 from server.config import Settings
 from server.domain.models import RuntimeInstance
 from server.store import deployments as deployment_store
 from server.store import instances as instance_store
 from server.store.faults import is_transient
-from workers.driver import Driver, DriverError
+from workers.drivers import Driver, DriverError, Started, Step
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,21 @@ async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
         deployment = await deployment_store.get_any_org(conn, target.deployment_id)
         instance = await instance_store.get(conn, target.organization_id, target.instance_id)
     assert deployment is not None and instance is not None
+    given = await runs.inputs(svc, deployment, instance)
     error: str | None = None
+    started: Started | None = None
     lease = asyncio.create_task(_keep_spawn_lease(svc, settings, target))
     try:
-        await driver.start_runtime_instance(target, deployment)
+        step = Step(deployment, instance, given.release, given.secrets, svc.artifacts, _quiet)
+        started = await driver.start_runtime_instance(target, step)
     except DriverError as exc:
         error = str(exc)
     finally:
         lease.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await lease
-    await runtime.finish_spawn(svc.engine, target, instance.replicas, error, settings.warm_seconds)
+    where = runtime.Location(started.host, started.port, started.pid, started.pid_start) if started else None
+    await runtime.finish_spawn(svc.engine, target, instance.replicas, error, settings.warm_seconds, where)
     key = runtime.wake_key(target.deployment_id)
     try:
         # redis-py types its commands as "awaitable or not"; on an asyncio client they always are.
@@ -60,6 +64,10 @@ async def spawn_runtime_instance(ctx: dict[str, Any], runtime_id: str) -> None:
         if not is_transient(exc):
             raise
         log.warning("could not wake the run waiting for %s (%s); it looks again within a second", target.id, exc)
+
+
+async def _quiet(line: str) -> None:
+    """A runtime instance's boot reports no progress lines: `n of m healthy` speaks for it."""
 
 
 async def _keep_spawn_lease(svc: Services, settings: Settings, target: RuntimeInstance) -> None:

@@ -14,7 +14,7 @@ from arq.worker import func
 from server.app.context import Services
 from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB
 from server.config import Settings
-from workers.driver import SimulatedDriver
+from workers import drivers
 from workers.planning import plan_deployment
 from workers.provision import provision_deployment
 from workers.runtime import spawn_runtime_instance
@@ -29,7 +29,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["services"] = await Services.open(settings)
-        ctx["driver"] = SimulatedDriver(settings.driver_delay_ms)
+        ctx["driver"] = drivers.load(settings)
         ctx["worker_name"] = f"{os.uname().nodename}/{os.getpid()}"
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)

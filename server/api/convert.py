@@ -65,6 +65,10 @@ def release(value: Release) -> pb.Release:
         artifact_present=value.artifact_present,
         schema_version=value.schema_version,
         create_time=timestamp(value.create_time),
+        sha256=value.sha256,
+        size_bytes=value.size_bytes,
+        is_bundle=value.is_bundle,
+        servable=value.servable,
     )
 
 
@@ -101,7 +105,7 @@ def event(value: Event) -> pb.DeploymentEvent:
         deployment_id=value.deployment_id,
         sequence=value.sequence,
         type=f"TYPE_{value.type.value}",
-        status=f"STATUS_{value.status.value}",
+        status=f"STATUS_{value.status.value}" if value.status else "STATUS_UNSPECIFIED",
         message=value.message,
         create_time=timestamp(value.create_time),
         instance_id=value.instance_id,
@@ -124,6 +128,9 @@ def runtime_instance(value: RuntimeInstance) -> pb.RuntimeInstance:
         error=value.error,
         create_time=timestamp(value.create_time),
         update_time=timestamp(value.update_time),
+        host=value.host,
+        port=value.port,
+        pid=value.pid,
     )
 
 

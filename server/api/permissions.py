@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, Rule] = {
     "UpdateInstance": Rule("instance:admin", Scope.INSTANCE),
     "SetInstanceSecrets": Rule("instance:admin", Scope.INSTANCE),
     "PublishRelease": Rule("release:publish", Scope.NEW_RELEASE),
+    "UploadRelease": Rule("release:publish", Scope.NEW_RELEASE),
     "GetRelease": Rule("release:read", Scope.RELEASE),
     "ListReleases": Rule("release:read", Scope.ORGANIZATION),
     "ArchiveRelease": Rule("release:publish", Scope.RELEASE),

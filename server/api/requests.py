@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -211,12 +212,11 @@ def set_secrets(request: api.SetInstanceSecretsRequest) -> tuple[dict[str, str],
     return dict(request.secrets), list(request.remove_names)
 
 
-def publish_release(request: api.PublishReleaseRequest) -> tuple[ReleaseFields, bytes | None]:
-    v = Violations()
-    organization(v, request)
+def _release(v: Violations, request: Any) -> ReleaseFields | None:
+    """The release to publish, checked (its artifact aside); None if it is missing."""
     if not request.HasField("release"):
         v.add("release", "required")
-        v.check()
+        return None
     r = request.release
     v.slug("release.bundle", r.bundle)
     v.slug("release.release_channel", r.release_channel, required=False)
@@ -234,29 +234,55 @@ def publish_release(request: api.PublishReleaseRequest) -> tuple[ReleaseFields, 
         v.add("release.state", "must be STATE_READY (default) or STATE_FAILED when publishing")
     if r.schema_version < 0:
         v.add("release.schema_version", "must not be negative")
+    return ReleaseFields(
+        bundle=r.bundle,
+        version=r.version,
+        release_channel=r.release_channel or DEFAULT_CHANNEL,
+        artifact_uri=r.artifact_uri,
+        state=state or ReleaseState.READY,
+        schema_version=r.schema_version,
+    )
+
+
+def publish_release(request: api.PublishReleaseRequest) -> tuple[ReleaseFields, bytes | None]:
+    v = Violations()
+    organization(v, request)
+    fields = _release(v, request)
+    v.check()
+    assert fields is not None
     content: bytes | None = request.artifact_content or None
-    if r.artifact_uri and content is not None:
+    if fields.artifact_uri and content is not None:
         v.add("artifact_content", "give either artifact_content or release.artifact_uri, not both")
-    elif not r.artifact_uri and content is None:
+    elif not fields.artifact_uri and content is None:
         v.add("release.artifact_uri", "required unless artifact_content is given")
-    elif r.artifact_uri:
-        v.text("release.artifact_uri", r.artifact_uri, 2048)
-        problem = supported(r.artifact_uri)
+    elif fields.artifact_uri:
+        v.text("release.artifact_uri", fields.artifact_uri, 2048)
+        problem = supported(fields.artifact_uri)
         if problem:
             v.add("release.artifact_uri", problem)
     if content is not None and len(content) > validation.MAX_ARTIFACT_BYTES:
         v.add("artifact_content", f"must be at most {validation.MAX_ARTIFACT_BYTES} bytes")
     v.check()
-    assert state is not None
-    fields = ReleaseFields(
-        bundle=r.bundle,
-        version=r.version,
-        release_channel=r.release_channel or DEFAULT_CHANNEL,
-        artifact_uri=r.artifact_uri,
-        state=state,
-        schema_version=r.schema_version,
-    )
     return fields, content
+
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def upload_release(request: api.UploadReleaseRequest) -> tuple[ReleaseFields, str]:
+    """UploadRelease's first message: the release and the sha256 its chunks must add up to."""
+    v = Violations()
+    organization(v, request)
+    fields = _release(v, request)
+    if fields is not None and fields.artifact_uri:
+        v.add("release.artifact_uri", "must be empty: the artifact is the uploaded content")
+    if not SHA256.fullmatch(request.sha256):
+        v.add("sha256", "required: the sha256 of the whole artifact, 64 lowercase hex digits")
+    if len(request.content) > validation.MAX_ARTIFACT_BYTES:
+        v.add("content", f"each chunk must be at most {validation.MAX_ARTIFACT_BYTES} bytes")
+    v.check()
+    assert fields is not None
+    return fields, request.sha256
 
 
 def propose(request: api.ProposeDeploymentRequest) -> None:

@@ -40,6 +40,21 @@ class Mutation:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A mutation whose request is a stream: its first message is the request proper; the rest is
+    received (into the artifact store) before the change runs, and what was received is the change's
+    input. `discard` undoes the receiving when no change uses it (a replay, a refusal)."""
+
+    validate: Validate
+    action: str
+    resource: Resource
+    receive: Callable[[Services, Caller, Any, Any, AsyncIterator[Any]], Awaitable[Any]]
+    run: Callable[[AsyncConnection, Services, Caller, Any, Any], Awaitable[Change[Any]]]
+    encode: Callable[[Any], Message]
+    discard: Callable[[Services, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Query:
     validate: Validate
     run: Callable[[Services, Caller, Any, Any], Awaitable[Any]]
@@ -104,7 +119,7 @@ def _chain(check: Any) -> api.VerifyAuditChainResponse:
     )
 
 
-RPCS: dict[str, Mutation | Query | Stream] = {
+RPCS: dict[str, Mutation | Upload | Query | Stream] = {
     # Instances
     "CreateInstance": Mutation(
         requests.create_instance,
@@ -139,6 +154,15 @@ RPCS: dict[str, Mutation | Query | Stream] = {
         made("releases"),
         lambda c, s, w, r, p: releases.publish(c, s, w, p[0], p[1]),
         convert.release,
+    ),
+    "UploadRelease": Upload(
+        requests.upload_release,
+        "release.publish",
+        made("releases"),
+        releases.receive_upload,
+        lambda c, s, w, r, received: releases.publish_upload(c, s, w, received),
+        convert.release,
+        releases.discard_upload,
     ),
     "GetRelease": Query(requests.named, lambda s, w, r, _: releases.get(s, w, r.id), convert.release),
     "ListReleases": Query(

@@ -19,10 +19,11 @@ from google.protobuf.message_factory import GetMessageClass
 from rollout.v1 import rollout_service_pb2
 from server.api import guard
 from server.api.errors import to_status
-from server.api.rpcs import RPCS, Mutation, Query, Stream
+from server.api.rpcs import RPCS, Mutation, Query, Stream, Upload
 from server.app import mutation
 from server.app.access import Access
 from server.app.context import Caller, Services
+from server.domain.errors import invalid
 from server.store.event_hub import EventHub
 
 SERVICE = rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"]
@@ -52,6 +53,8 @@ class RolloutServicer:
             response: type[Message] = GetMessageClass(method.output_type)
             if isinstance(rpc, Stream):
                 handler: Callable[..., Any] = self._stream(method.name, rpc)
+            elif isinstance(rpc, Upload):
+                handler = self._upload(method.name, rpc, response)
             elif isinstance(rpc, Mutation):
                 handler = self._unary(method.name, rpc.validate, self._mutation(rpc, response))
             else:
@@ -90,27 +93,64 @@ class RolloutServicer:
 
         return handle
 
+    def _upload(self, method: str, rpc: Upload, response: type[Message]) -> Callable[[AsyncIterator[Any], Context], Awaitable[Message]]:
+        async def handle(requests: AsyncIterator[Any], context: Context) -> Message:
+            try:
+                first = await anext(requests, None)
+                if first is None:
+                    raise invalid("request", "the stream is empty: the first message names the release")
+                who, parsed = await self._admit(method, rpc.validate, first, context)
+                received = await rpc.receive(self.svc, who, first, parsed, requests)
+                try:
+                    done = await self._execute(rpc, first, who, parsed, lambda conn: rpc.run(conn, self.svc, who, first, received))
+                except BaseException:
+                    await rpc.discard(self.svc, received)
+                    raise
+                if done.replayed:
+                    await rpc.discard(self.svc, received)
+                    await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
+                return response.FromString(done.response)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await context.abort_with_status(to_status(exc))
+                raise  # unreachable: abort_with_status raises
+
+        return handle
+
     def _query(self, rpc: Query) -> Callable[[Any, Context, Caller, Any], Awaitable[Message]]:
         async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
             return rpc.encode(await rpc.run(self.svc, who, request, parsed))
 
         return run
 
+    async def _execute(
+        self,
+        rpc: Mutation | Upload,
+        request: Any,
+        who: Caller,
+        parsed: Any,
+        work: Callable[[Any], Awaitable[mutation.Change[Any]]],
+    ) -> mutation.Done[Any]:
+        """The change through its idempotency key and the audit log, declared by `rpc`."""
+        seen = rpc.fingerprinted(request, self.svc) if isinstance(rpc, Mutation) else request
+        return await mutation.execute(
+            self.svc,
+            who,
+            mutation.Request(
+                request.DESCRIPTOR.full_name,
+                fingerprint(seen),
+                rpc.action,
+                lambda result: rpc.resource(request, parsed, result),
+                getattr(request, "reason", ""),
+            ),
+            work,
+            lambda result: rpc.encode(result).SerializeToString(),
+        )
+
     def _mutation(self, rpc: Mutation, response: type[Message]) -> Callable[[Any, Context, Caller, Any], Awaitable[Message]]:
         async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
-            done = await mutation.execute(
-                self.svc,
-                who,
-                mutation.Request(
-                    request.DESCRIPTOR.full_name,
-                    fingerprint(rpc.fingerprinted(request, self.svc)),
-                    rpc.action,
-                    lambda result: rpc.resource(request, parsed, result),
-                    getattr(request, "reason", ""),
-                ),
-                lambda conn: rpc.run(conn, self.svc, who, request, parsed),
-                lambda result: rpc.encode(result).SerializeToString(),
-            )
+            done = await self._execute(rpc, request, who, parsed, lambda conn: rpc.run(conn, self.svc, who, request, parsed))
             if done.replayed:
                 await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
             return response.FromString(done.response)

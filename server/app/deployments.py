@@ -60,7 +60,7 @@ async def _effective_release(svc: Services, conn: AsyncConnection, caller: Calle
         release_rules.check_deployable(release, instance.bundle)
         return release
     rows = await release_store.candidates(conn, caller.organization_id, instance.bundle, instance.release_channel)
-    return release_rules.newest_matching(instance, [releases.checked(svc.artifacts, r) for r in rows])
+    return release_rules.newest_matching(instance, [await releases.checked(svc.artifacts, r) for r in rows])
 
 
 async def _insert_proposal(
@@ -166,7 +166,8 @@ async def _past_runs(
     """The instance's COMPLETED PROVISION deployments, newest first, each with its release."""
     runs = await store.completed_provisions(conn, instance.id)
     ids = list({r.bundle_release_id for r in runs if r.bundle_release_id})
-    found = {r.id: releases.checked(svc.artifacts, r) for r in await release_store.get_many(conn, caller.organization_id, ids)}
+    rows = await release_store.get_many(conn, caller.organization_id, ids)
+    found = {r.id: await releases.checked(svc.artifacts, r) for r in rows}
     return [(run, found.get(run.bundle_release_id or "")) for run in runs]
 
 

@@ -19,7 +19,7 @@ async def _release(svc: Services, conn: AsyncConnection, organization_id: str, r
     if release_id is None:
         return None
     found = await release_store.get(conn, organization_id, release_id)
-    return releases.checked(svc.artifacts, found) if found else None
+    return await releases.checked(svc.artifacts, found) if found else None
 
 
 def summary(plan: JSON) -> str:

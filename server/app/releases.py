@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.app import bundles
 from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.artifacts import ArtifactStore
-from server.domain import listing
-from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound
-from server.domain.models import Release, ReleaseState
+from server.domain import listing, validation
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, invalid
+from server.domain.models import JSON, Release, ReleaseState
 from server.domain.releases import RELEASE_NOT_READY, quarantines_lifted_by
 from server.store import locking
 from server.store import releases as store
@@ -40,10 +44,10 @@ class ReleaseFields:
     schema_version: int
 
 
-def checked(artifacts: ArtifactStore, release: Release) -> Release:
+async def checked(artifacts: ArtifactStore, release: Release) -> Release:
     """The release with `artifact_present` as the artifact store says now (it may have been deleted
     there, or an external artifact may have gone): the one check, made wherever it matters."""
-    if not release.artifact_present or artifacts.exists(release.artifact_uri):
+    if not release.artifact_present or await artifacts.exists(release.artifact_uri):
         return release
     return replace(release, artifact_present=False)
 
@@ -53,39 +57,129 @@ async def find(svc: Services, conn: AsyncConnection, organization_id: str, relea
     found = await store.get(conn, organization_id, release_id)
     if found is None:
         raise NotFound(f"release {release_id} not found")
-    return checked(svc.artifacts, found)
+    return await checked(svc.artifacts, found)
+
+
+@dataclass(frozen=True)
+class Received:
+    """An artifact the store now holds for a release about to be recorded."""
+
+    fields: ReleaseFields
+    release_id: str
+    uri: str
+    sha256: str
+    size: int
+    # A bundle's checked manifest (docs/bundles.md); None for a plain artifact.
+    manifest: JSON | None
+
+
+async def _one(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+async def _receive(
+    svc: Services, caller: Caller, fields: ReleaseFields, chunks: AsyncIterator[bytes], declared: str | None = None
+) -> Received:
+    """Stream `chunks` into the artifact store under a new release id (bounded memory), checking their
+    size, their sha256 against `declared`, and a bundle's manifest; nothing is kept if a check fails."""
+    release_id = str(uuid.uuid4())
+    digest = hashlib.sha256()
+    size = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal size
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > validation.MAX_UPLOAD_BYTES:
+                raise invalid("content", f"the artifact must be at most {validation.MAX_UPLOAD_BYTES} bytes")
+            digest.update(chunk)
+            yield chunk
+
+    uri = await svc.artifacts.put(caller.organization_id, release_id, counted())
+    try:
+        if declared is not None and digest.hexdigest() != declared:
+            raise invalid("sha256", f"the content's sha256 is {digest.hexdigest()}, not the declared one")
+        manifest = await bundles.inspect(svc.artifacts, uri)
+    except BaseException:
+        await svc.artifacts.delete(uri)
+        raise
+    return Received(fields, release_id, uri, digest.hexdigest(), size, manifest)
+
+
+async def _record(conn: AsyncConnection, svc: Services, caller: Caller, received: Received) -> Change[Release]:
+    fields = received.fields
+    release = await store.insert(
+        conn,
+        {
+            "id": received.release_id,
+            "organization_id": caller.organization_id,
+            "bundle": fields.bundle,
+            "version": fields.version,
+            "release_channel": fields.release_channel,
+            "artifact_uri": received.uri,
+            "state": fields.state.value,
+            "schema_version": fields.schema_version,
+            "sha256": received.sha256,
+            "size_bytes": received.size,
+            "manifest": received.manifest,
+        },
+    )
+    if fields.state is ReleaseState.READY:
+        await _lift_quarantines(conn, caller.organization_id, fields)
+    return Change(await checked(svc.artifacts, release))
+
+
+def _exists(fields: ReleaseFields) -> AlreadyExists:
+    return AlreadyExists(f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS)
 
 
 async def publish(
     conn: AsyncConnection, svc: Services, caller: Caller, fields: ReleaseFields, content: bytes | None
 ) -> Change[Release]:
-    release_id = str(uuid.uuid4())
-    uri = fields.artifact_uri
-    if content is not None:
-        # Written before the row so a committed release always has its artifact. If the
-        # transaction does not commit, the file is an unreferenced orphan named by a fresh uuid.
-        uri = svc.artifacts.put(caller.organization_id, release_id, content)
+    if content is None:
+        # An external artifact: only checked for presence, never held or deleted by the store.
+        manifest = await bundles.inspect(svc.artifacts, fields.artifact_uri)
+        received = Received(fields, str(uuid.uuid4()), fields.artifact_uri, "", 0, manifest)
+        try:
+            return await _record(conn, svc, caller, received)
+        except Taken:
+            raise _exists(fields) from None
+    # Written before the row so a committed release always has its artifact. If the transaction
+    # does not commit, the object is an unreferenced orphan named by a fresh uuid.
+    received = await _receive(svc, caller, fields, _one(content))
     try:
-        release = await store.insert(
-            conn,
-            {
-                "id": release_id,
-                "organization_id": caller.organization_id,
-                "bundle": fields.bundle,
-                "version": fields.version,
-                "release_channel": fields.release_channel,
-                "artifact_uri": uri,
-                "state": fields.state.value,
-                "schema_version": fields.schema_version,
-            },
-        )
+        return await _record(conn, svc, caller, received)
     except Taken:
-        if content is not None:
-            svc.artifacts.delete(uri)
-        raise AlreadyExists(f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS) from None
-    if fields.state is ReleaseState.READY:
-        await _lift_quarantines(conn, caller.organization_id, fields)
-    return Change(checked(svc.artifacts, release))
+        await svc.artifacts.delete(received.uri)
+        raise _exists(fields) from None
+
+
+async def receive_upload(
+    svc: Services, caller: Caller, first: Any, parsed: tuple[ReleaseFields, str], rest: AsyncIterator[Any]
+) -> Received:
+    """UploadRelease's chunks into the artifact store, before its transaction (none is held meanwhile)."""
+    fields, declared = parsed
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield first.content
+        async for message in rest:
+            if len(message.content) > validation.MAX_ARTIFACT_BYTES:
+                raise invalid("content", f"each chunk must be at most {validation.MAX_ARTIFACT_BYTES} bytes")
+            yield message.content
+
+    return await _receive(svc, caller, fields, chunks(), declared)
+
+
+async def publish_upload(conn: AsyncConnection, svc: Services, caller: Caller, received: Received) -> Change[Release]:
+    try:
+        return await _record(conn, svc, caller, received)
+    except Taken:
+        raise _exists(received.fields) from None
+
+
+async def discard_upload(svc: Services, received: Received) -> None:
+    """The upload was not recorded (a replay of the request, or a refusal): its object goes."""
+    await svc.artifacts.delete(received.uri)
 
 
 async def _lift_quarantines(conn: AsyncConnection, organization_id: str, fields: ReleaseFields) -> None:
@@ -110,7 +204,7 @@ async def list_page(
     )
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
-    return q.page([checked(svc.artifacts, r) for r in rows])
+    return q.page([await checked(svc.artifacts, r) for r in rows])
 
 
 async def _locked(conn: AsyncConnection, caller: Caller, release_id: str) -> Release:
@@ -128,7 +222,7 @@ async def archive(conn: AsyncConnection, svc: Services, caller: Caller, release_
         )
     if release.state is not ReleaseState.ARCHIVED:
         release = await store.update(conn, release_id, {"state": ReleaseState.ARCHIVED.value})
-    return Change(checked(svc.artifacts, release))
+    return Change(await checked(svc.artifacts, release))
 
 
 async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, release_id: str) -> Change[Release]:
@@ -145,6 +239,7 @@ async def delete_artifact(conn: AsyncConnection, svc: Services, caller: Caller, 
 
     async def remove_file() -> None:
         # After the commit: a failed commit must not lose the artifact of a live release.
-        svc.artifacts.delete(uri)
+        await svc.artifacts.delete(uri)
 
     return Change(release, after_commit=[remove_file])
+

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.app import releases
+from server.app import releases, secrets
+from server.app.context import Services
 from server.artifacts import ArtifactStore
 from server.config import Settings
 from server.domain import deployments as transitions
 from server.domain.audit import AuditEntry
-from server.domain.models import Action, Deployment, Instance, Kind, NewEvent, Status
+from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Release, Status
 from server.domain.plan import STALE
 from server.store import audit as audit_store
 from server.store import deployments as store
@@ -132,9 +133,45 @@ async def _artifact_gone(conn: AsyncConnection, artifacts: ArtifactStore, deploy
     if deployment.action is not Action.PROVISION or deployment.bundle_release_id is None:
         return None
     release = await release_store.get(conn, deployment.organization_id, deployment.bundle_release_id)
-    if release is None or not releases.checked(artifacts, release).artifact_present:
+    if release is None or not (await releases.checked(artifacts, release)).artifact_present:
         return f"ARTIFACT_GONE: the artifact of release v{deployment.version} is gone from storage"
     return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the driver's steps of a run use besides the deployment: the release whose bundle runs
+    (for a decommission, the live one) and the instance's current secrets."""
+
+    release: Release | None
+    secrets: dict[str, str]
+
+
+async def inputs(svc: Services, deployment: Deployment, instance: Instance) -> Inputs:
+    release_id = deployment.bundle_release_id
+    async with svc.reader.connect() as conn:
+        if deployment.action is Action.DECOMMISSION and instance.active_deployment_id:
+            live = await store.get_any_org(conn, instance.active_deployment_id)
+            release_id = live.bundle_release_id if live else None
+        release = await release_store.get(conn, deployment.organization_id, release_id) if release_id else None
+        current = await secrets.current(conn, svc.keyring, deployment.organization_id, instance.id)
+    return Inputs(release, current)
+
+
+async def progress(engine: AsyncEngine, deployment: Deployment, owner: str, lines: list[str]) -> bool:
+    """Record lines of a step's output as PROGRESS events, if the run is still ours."""
+    async with engine.begin() as conn:
+        lease = await store.lease(conn, deployment.id)
+        if lease is None or lease.status is not Status.RUNNING or lease.owner != owner:
+            return False
+        await events.append(
+            conn,
+            deployment.organization_id,
+            deployment.id,
+            deployment.instance_id,
+            [NewEvent(EventType.PROGRESS, Status.RUNNING, line) for line in lines],
+        )
+        return True
 
 
 async def renew(engine: AsyncEngine, deployment_id: str, owner: str, lease_seconds: float) -> bool:

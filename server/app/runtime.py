@@ -111,8 +111,23 @@ async def renew_spawn(engine: AsyncEngine, runtime: RuntimeInstance, lease_secon
         return await store.renew_spawn(conn, runtime.id, runtime.spawn_attempt, lease_seconds)
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a started runtime instance serves (the driver's handle on it)."""
+
+    host: str
+    port: int
+    pid: int = 0
+    pid_start: int = 0
+
+
 async def finish_spawn(
-    engine: AsyncEngine, runtime: RuntimeInstance, replicas: int, error: str | None, warm_seconds: float
+    engine: AsyncEngine,
+    runtime: RuntimeInstance,
+    replicas: int,
+    error: str | None,
+    warm_seconds: float,
+    where: Location | None = None,
 ) -> None:
     """Record the health check's outcome and `n of m healthy` progress on the deployment.
 
@@ -128,6 +143,8 @@ async def finish_spawn(
         if current is None or current.state is not RuntimeState.STARTING or current.spawn_attempt != runtime.spawn_attempt:
             return
         state = RuntimeState.FAILED if error else RuntimeState.HEALTHY
+        if where is not None:
+            await store.locate(conn, runtime.id, where.host, where.port, where.pid, where.pid_start)
         deployment = await deployment_store.get_any_org(conn, runtime.deployment_id)
         waited_for = deployment is not None and deployment.status is Status.RUNNING
         unwanted = not waited_for and (deployment is None or deployment.status is not Status.COMPLETED)

@@ -57,6 +57,9 @@ class EventType(enum.StrEnum):
     PLAN_STARTED = "PLAN_STARTED"
     PLANNED = "PLANNED"
     RESUMED = "RESUMED"
+    PROGRESS = "PROGRESS"
+    # Of the instance itself, not of a deployment (deployment_id "", no status).
+    RUNTIME_FAILED = "RUNTIME_FAILED"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,19 @@ class Release:
     artifact_present: bool
     schema_version: int
     create_time: datetime
+    sha256: str = ""
+    size_bytes: int = 0
+    # A bundle's manifest as stored (docs/bundles.md); None for a plain artifact.
+    manifest: JSON | None = None
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.manifest is not None
+
+    @property
+    def servable(self) -> bool:
+        """A bundle with a `[serve]` step: DYNAMIC instances can run it."""
+        return bool(self.manifest and self.manifest.get("serve"))
 
 
 @dataclass(frozen=True)
@@ -127,12 +143,13 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Event:
+    # "" and 0 for an event of the instance itself (it has no deployment, and no status).
     deployment_id: str
     instance_id: str
     sequence: int
     instance_sequence: int
     type: EventType
-    status: Status
+    status: Status | None
     message: str
     progress_done: int
     progress_total: int
@@ -166,6 +183,12 @@ class RuntimeInstance:
     update_time: datetime
     # Which spawn of it this is: a spawn taken over from a dead worker is the next attempt.
     spawn_attempt: int = 0
+    # Where it runs, once started: the machine, its loopback port, and for a local process its pid
+    # and the process's start time (so that a reused pid is never taken for it).
+    host: str = ""
+    port: int = 0
+    pid: int = 0
+    pid_start: int = 0
 
 
 class PrincipalKind(enum.StrEnum):

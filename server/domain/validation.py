@@ -24,7 +24,8 @@ MAX_TEXT = 1024
 MAX_REQUEST_ID = 255
 MAX_PAGE_SIZE = 1000
 MAX_FILTER = 1024
-MAX_ARTIFACT_BYTES = 1024 * 1024
+MAX_ARTIFACT_BYTES = 1024 * 1024  # inline (PublishRelease) and per UploadRelease chunk
+MAX_UPLOAD_BYTES = 1 << 30  # a whole uploaded artifact
 
 
 class Violations:

@@ -55,14 +55,36 @@ _APPEND = sa.text(
 )
 
 
+_APPEND_TO_INSTANCE = sa.text(
+    """
+    WITH i AS (
+        UPDATE instances SET event_seq = event_seq + :n WHERE id = :instance_id RETURNING event_seq
+    ), rows AS (
+        INSERT INTO deployment_events (organization_id, instance_id, instance_sequence, type, message,
+                                       progress_done, progress_total)
+        SELECT :organization_id, CAST(:instance_id AS uuid), i.event_seq - :n + e.ord, e.type, e.message, e.done, e.total
+        FROM i, unnest(CAST(:types AS text[]), CAST(:messages AS text[]), CAST(:dones AS int[]), CAST(:totals AS int[]))
+                   WITH ORDINALITY AS e(type, message, done, total, ord)
+        RETURNING *
+    )
+    SELECT rows.*, pg_notify(:channel, json_build_object(
+        'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
+        's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
+        'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
+        'ct', rows.create_time)::text) AS notified
+    FROM rows ORDER BY rows.instance_sequence
+    """
+)
+
+
 def to_event(m: Any) -> Event:
     return Event(
-        deployment_id=str(m["deployment_id"]),
+        deployment_id=str(m["deployment_id"] or ""),
         instance_id=str(m["instance_id"]),
-        sequence=m["sequence"],
+        sequence=m["sequence"] or 0,
         instance_sequence=m["instance_sequence"],
         type=EventType(m["type"]),
-        status=Status(m["status"]),
+        status=Status(m["status"]) if m["status"] else None,
         message=m["message"],
         progress_done=m["progress_done"],
         progress_total=m["progress_total"],
@@ -97,6 +119,26 @@ async def append(
     return [to_event(r._mapping) for r in rows]
 
 
+async def append_to_instance(
+    conn: AsyncConnection, organization_id: str, instance_id: str, events: list[NewEvent]
+) -> list[Event]:
+    """Record events of the instance itself (no deployment): WatchInstance shows them."""
+    rows = await conn.execute(
+        _APPEND_TO_INSTANCE,
+        {
+            "n": len(events),
+            "instance_id": instance_id,
+            "organization_id": organization_id,
+            "types": [e.type.value for e in events],
+            "messages": [e.message[:MAX_MESSAGE] for e in events],
+            "dones": [e.progress_done for e in events],
+            "totals": [e.progress_total for e in events],
+            "channel": CHANNEL,
+        },
+    )
+    return [to_event(r._mapping) for r in rows]
+
+
 async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = PAGE_SIZE) -> list[Event]:
     rows = await conn.execute(
         sa.select(deployment_events)
@@ -125,12 +167,12 @@ def from_notification(payload: str) -> tuple[str, Event]:
     from datetime import datetime
 
     event = Event(
-        deployment_id=m["d"],
+        deployment_id=m["d"] or "",
         instance_id=m["i"],
-        sequence=m["s"],
+        sequence=m["s"] or 0,
         instance_sequence=m["is"],
         type=EventType(m["t"]),
-        status=Status(m["st"]),
+        status=Status(m["st"]) if m["st"] else None,
         message=m["m"],
         progress_done=m["pd"],
         progress_total=m["pt"],

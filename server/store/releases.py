@@ -29,6 +29,9 @@ def to_release(row: Any) -> Release:
         artifact_present=not m["artifact_deleted"],
         schema_version=m["schema_version"],
         create_time=m["create_time"],
+        sha256=m["sha256"],
+        size_bytes=m["size_bytes"],
+        manifest=m["manifest"],
     )
 
 

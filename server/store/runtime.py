@@ -34,6 +34,10 @@ def to_runtime(row: Any) -> RuntimeInstance:
         create_time=m["create_time"],
         update_time=m["update_time"],
         spawn_attempt=m["spawn_attempt"],
+        host=m["host"],
+        port=m["port"],
+        pid=m["pid"],
+        pid_start=m["pid_start"],
     )
 
 
@@ -178,6 +182,14 @@ async def set_state(
     elif drain_after_seconds is not None:
         values["drain_after"] = _lease_until(drain_after_seconds)
     await conn.execute(runtime_instances.update().where(runtime_instances.c.id == runtime_id).values(**values))
+
+
+async def locate(conn: AsyncConnection, runtime_id: str, host: str, port: int, pid: int, pid_start: int) -> None:
+    await conn.execute(
+        runtime_instances.update()
+        .where(runtime_instances.c.id == runtime_id)
+        .values(host=host, port=port, pid=pid, pid_start=pid_start)
+    )
 
 
 async def due_for_drain(conn: AsyncConnection, limit: int = 100) -> list[str]:

@@ -78,6 +78,10 @@ releases = sa.Table(
     sa.Column("schema_version", sa.Integer, nullable=False, server_default="0"),
     # Set by DeleteReleaseArtifact; presence is also checked in the store itself.
     sa.Column("artifact_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sha256", sa.Text, nullable=False, server_default=""),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    # A bundle's parsed manifest (rollout.toml, docs/bundles.md); NULL for a plain artifact.
+    sa.Column("manifest", JSONB, nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.UniqueConstraint("organization_id", "bundle", "version", name="uq_releases_version"),
     sa.Index("ix_releases_org_created", "organization_id", "create_time", "id"),
@@ -144,18 +148,27 @@ approve_order = sa.Sequence("deployment_approve_order", metadata=metadata)
 deployment_events = sa.Table(
     "deployment_events",
     metadata,
-    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), primary_key=True),
-    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    # Every event has its place in its instance's stream; an event of a deployment also has its place
+    # in the deployment's. An event of the instance itself (a runtime instance failed) has no deployment.
+    sa.Column("instance_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("instance_sequence", sa.BigInteger, primary_key=True),
+    sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), nullable=True),
+    sa.Column("sequence", sa.BigInteger, nullable=True),
     sa.Column("organization_id", sa.Text, nullable=False),
-    sa.Column("instance_id", UUID(as_uuid=False), nullable=False),
-    sa.Column("instance_sequence", sa.BigInteger, nullable=False),
     sa.Column("type", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
+    # The deployment's status after the event; NULL for an event of the instance.
+    sa.Column("status", sa.Text, nullable=True),
     sa.Column("message", sa.Text, nullable=False, server_default=""),
     sa.Column("progress_done", sa.Integer, nullable=False, server_default="0"),
     sa.Column("progress_total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-    sa.UniqueConstraint("instance_id", "instance_sequence", name="uq_deployment_events_instance_seq"),
+    sa.Index(
+        "uq_deployment_events_deployment_seq",
+        "deployment_id",
+        "sequence",
+        unique=True,
+        postgresql_where=sa.text("deployment_id IS NOT NULL"),
+    ),
 )
 
 runtime_instances = sa.Table(
@@ -174,6 +187,12 @@ runtime_instances = sa.Table(
     # the spawn is handed to another worker; only the latest attempt's outcome counts.
     sa.Column("spawn_attempt", sa.Integer, nullable=False, server_default="0"),
     sa.Column("spawn_lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+    # Where it runs (a driver's handle on it): the machine, its loopback port, and for local
+    # processes the pid and the process's start time (so a reused pid is never mistaken for it).
+    sa.Column("host", sa.Text, nullable=False, server_default=""),
+    sa.Column("port", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pid", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pid_start", sa.BigInteger, nullable=False, server_default="0"),
     *_times(),
     sa.Index("ix_runtime_instances_instance_release", "instance_id", "release_id", "state"),
     sa.Index("ix_runtime_instances_created", "instance_id", "create_time", "id"),
@@ -296,5 +315,15 @@ approvals = sa.Table(
     metadata,
     sa.Column("deployment_id", UUID(as_uuid=False), sa.ForeignKey("deployments.id"), primary_key=True),
     sa.Column("principal", sa.Text, primary_key=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+installation = sa.Table(
+    "installation",
+    metadata,
+    # One row: what this database was set up with. Every server and worker proves at start that it
+    # reaches the same artifact store (the store holds a marker object naming this id).
+    sa.Column("id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("artifact_store", sa.Text, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,18 @@ def publish(stub: Stub, org: str, version: str, bundle: str = "web", **fields: A
             artifact_content=content,
         )
     )
+
+
+def upload(stub: Stub, org: str, version: str, content: bytes, chunk: int = 64 * 1024, **fields: Any) -> pb.Release:
+    """UploadRelease: the release and the sha256 first, then the content in chunks."""
+    bundle = fields.pop("bundle", "web")
+    sha256 = fields.pop("sha256", hashlib.sha256(content).hexdigest())
+    first = api.UploadReleaseRequest(
+        organization_id=org, release=pb.Release(bundle=bundle, version=version, **fields), sha256=sha256,
+        request_id=fields.pop("request_id", ""),
+    )
+    rest = [api.UploadReleaseRequest(content=content[i : i + chunk]) for i in range(0, len(content), chunk)]
+    return stub.UploadRelease(iter([first, *rest]))
 
 
 def propose(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployment:

@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
-from server.api.rpcs import RPCS, Mutation
+from server.api.rpcs import RPCS, Mutation, Upload
 from tests.auth import as_principal
 from tests.integration.helpers import (
     Stub,
@@ -26,6 +26,7 @@ from tests.integration.helpers import (
     publish,
     rollback,
     sql_script,
+    upload,
 )
 
 SERVICE = "rollout.v1.RolloutService"
@@ -65,6 +66,7 @@ CALLS: dict[str, Callable[[Stub, str, dict[str, Any]], Any]] = {
     "SetInstanceSecrets": lambda s, o, x: s.SetInstanceSecrets(api.SetInstanceSecretsRequest(
         organization_id=o, id=x["instance"].id, secrets={"k": "v"})),
     "PublishRelease": lambda s, o, x: publish(s, o, "9.9.9"),
+    "UploadRelease": lambda s, o, x: upload(s, o, "9.9.8", b"uploaded"),
     "ArchiveRelease": lambda s, o, x: s.ArchiveRelease(api.ArchiveReleaseRequest(organization_id=o, id=x["release"].id)),
     "DeleteReleaseArtifact": lambda s, o, x: s.DeleteReleaseArtifact(
         api.DeleteReleaseArtifactRequest(organization_id=o, id=publish(s, o, "8.8.8").id)),
@@ -97,8 +99,8 @@ def test_every_mutating_rpc_is_covered(channel: grpc.Channel) -> None:
     assert mutating_methods(channel) == set(CALLS)
 
 
-class _Recorder(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Remembers the last request and response of each method called through it."""
+class _Recorder(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    """Remembers the last request (a stream's first message) and response of each method called through it."""
 
     def __init__(self) -> None:
         self.calls: dict[str, tuple[Any, Any]] = {}
@@ -106,6 +108,12 @@ class _Recorder(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         outcome = continuation(details, request)
         self.calls[details.method.rsplit("/", 1)[1]] = (request, outcome.result())
+        return outcome
+
+    def intercept_stream_unary(self, continuation: Callable[..., Any], details: Any, requests: Any) -> Any:
+        first, *rest = list(requests)
+        outcome = continuation(details, iter([first, *rest]))
+        self.calls[details.method.rsplit("/", 1)[1]] = (first, outcome.result())
         return outcome
 
 
@@ -127,7 +135,7 @@ def test_each_mutating_rpc_writes_exactly_one_audit_event_as_declared(
     assert records[0].outcome == "ok" and records[0].actor == "admin"
     # The action and resource are the ones its declaration says (server/api/rpcs.py), spelled nowhere else.
     declared = RPCS[method]
-    assert isinstance(declared, Mutation)
+    assert isinstance(declared, (Mutation, Upload))
     request, response = recorder.calls[method]
     result = (response.token, response.info) if method == "CreateToken" else response
     assert (records[0].action, records[0].resource) == (

@@ -35,6 +35,7 @@ from tests.integration.helpers import (
     rollback,
     sql,
     sql_value,
+    upload,
     wait_done,
 )
 from tests.stack import TEST_SECRETS_KEY, Stack
@@ -90,6 +91,7 @@ ALL: dict[str, Call] = {
         organization_id=o, id=x["instance"].id, secrets={"k": "v"})),
     "PublishRelease": lambda s, o, x: s.PublishRelease(api.PublishReleaseRequest(
         organization_id=o, release=pb.Release(bundle="web", version="2.0.0"), artifact_content=b"x")),
+    "UploadRelease": lambda s, o, x: upload(s, o, "2.1.0", b"uploaded"),
     "GetRelease": lambda s, o, x: s.GetRelease(api.GetReleaseRequest(organization_id=o, id=x["release"].id)),
     "ListReleases": lambda s, o, x: s.ListReleases(api.ListReleasesRequest(organization_id=o)),
     "ArchiveRelease": lambda s, o, x: s.ArchiveRelease(api.ArchiveReleaseRequest(organization_id=o, id=x["release"].id)),

@@ -11,7 +11,7 @@ from server.app.context import Services
 from server.config import Settings
 from tests.integration.helpers import Stub, create_instance, deploy, events, publish
 from tests.stack import Stack
-from workers.driver import SimulatedDriver
+from workers.drivers.simulated import SimulatedDriver
 from workers.provision import provision_deployment
 
 

@@ -80,7 +80,7 @@ class Instance(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., project: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., replicas: _Optional[int] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., connections: _Optional[_Mapping[str, str]] = ..., version_constraint: _Optional[str] = ..., release_channel: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_release_id: _Optional[str] = ..., version: _Optional[str] = ..., pinned: _Optional[bool] = ..., active_deployment_id: _Optional[str] = ..., route_generation: _Optional[int] = ..., secret_names: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quarantined_release_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RuntimeInstance(_message.Message):
-    __slots__ = ("id", "instance_id", "release_id", "version", "state", "deployment_id", "drain_time", "error", "create_time", "update_time")
+    __slots__ = ("id", "instance_id", "release_id", "version", "state", "deployment_id", "drain_time", "error", "create_time", "update_time", "host", "port", "pid")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[RuntimeInstance.State]
@@ -105,6 +105,9 @@ class RuntimeInstance(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
     id: str
     instance_id: str
     release_id: str
@@ -115,10 +118,13 @@ class RuntimeInstance(_message.Message):
     error: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., instance_id: _Optional[str] = ..., release_id: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[RuntimeInstance.State, str]] = ..., deployment_id: _Optional[str] = ..., drain_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    host: str
+    port: int
+    pid: int
+    def __init__(self, id: _Optional[str] = ..., instance_id: _Optional[str] = ..., release_id: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[RuntimeInstance.State, str]] = ..., deployment_id: _Optional[str] = ..., drain_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., pid: _Optional[int] = ...) -> None: ...
 
 class Release(_message.Message):
-    __slots__ = ("id", "bundle", "version", "release_channel", "artifact_uri", "state", "artifact_present", "schema_version", "create_time")
+    __slots__ = ("id", "bundle", "version", "release_channel", "artifact_uri", "state", "artifact_present", "schema_version", "create_time", "sha256", "size_bytes", "is_bundle", "servable")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Release.State]
@@ -138,6 +144,10 @@ class Release(_message.Message):
     ARTIFACT_PRESENT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    IS_BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    SERVABLE_FIELD_NUMBER: _ClassVar[int]
     id: str
     bundle: str
     version: str
@@ -147,7 +157,11 @@ class Release(_message.Message):
     artifact_present: bool
     schema_version: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., bundle: _Optional[str] = ..., version: _Optional[str] = ..., release_channel: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., state: _Optional[_Union[Release.State, str]] = ..., artifact_present: _Optional[bool] = ..., schema_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    sha256: str
+    size_bytes: int
+    is_bundle: bool
+    servable: bool
+    def __init__(self, id: _Optional[str] = ..., bundle: _Optional[str] = ..., version: _Optional[str] = ..., release_channel: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., state: _Optional[_Union[Release.State, str]] = ..., artifact_present: _Optional[bool] = ..., schema_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., is_bundle: _Optional[bool] = ..., servable: _Optional[bool] = ...) -> None: ...
 
 class DeploymentRef(_message.Message):
     __slots__ = ("id", "version")
@@ -258,6 +272,8 @@ class DeploymentEvent(_message.Message):
         TYPE_PLAN_STARTED: _ClassVar[DeploymentEvent.Type]
         TYPE_PLANNED: _ClassVar[DeploymentEvent.Type]
         TYPE_RESUMED: _ClassVar[DeploymentEvent.Type]
+        TYPE_PROGRESS: _ClassVar[DeploymentEvent.Type]
+        TYPE_RUNTIME_FAILED: _ClassVar[DeploymentEvent.Type]
     TYPE_UNSPECIFIED: DeploymentEvent.Type
     TYPE_PROPOSED: DeploymentEvent.Type
     TYPE_APPROVED: DeploymentEvent.Type
@@ -272,6 +288,8 @@ class DeploymentEvent(_message.Message):
     TYPE_PLAN_STARTED: DeploymentEvent.Type
     TYPE_PLANNED: DeploymentEvent.Type
     TYPE_RESUMED: DeploymentEvent.Type
+    TYPE_PROGRESS: DeploymentEvent.Type
+    TYPE_RUNTIME_FAILED: DeploymentEvent.Type
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]

@@ -96,6 +96,20 @@ class PublishReleaseRequest(_message.Message):
     artifact_content: bytes
     def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., release: _Optional[_Union[_resources_pb2.Release, _Mapping]] = ..., artifact_content: _Optional[bytes] = ...) -> None: ...
 
+class UploadReleaseRequest(_message.Message):
+    __slots__ = ("organization_id", "request_id", "release", "sha256", "content")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    request_id: str
+    release: _resources_pb2.Release
+    sha256: str
+    content: bytes
+    def __init__(self, organization_id: _Optional[str] = ..., request_id: _Optional[str] = ..., release: _Optional[_Union[_resources_pb2.Release, _Mapping]] = ..., sha256: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+
 class GetReleaseRequest(_message.Message):
     __slots__ = ("organization_id", "id")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -88,6 +88,11 @@ class RolloutServiceStub:
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.PublishReleaseRequest.SerializeToString,
                 response_deserializer=rollout_dot_v1_dot_resources__pb2.Release.FromString,
                 _registered_method=True)
+        self.UploadRelease = channel.stream_unary(
+                '/rollout.v1.RolloutService/UploadRelease',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.UploadReleaseRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_resources__pb2.Release.FromString,
+                _registered_method=True)
         self.GetRelease = channel.unary_unary(
                 '/rollout.v1.RolloutService/GetRelease',
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.GetReleaseRequest.SerializeToString,
@@ -300,10 +305,30 @@ class RolloutServiceServicer:
 
     def PublishRelease(self, request, context):
         """Publishes an immutable release of a bundle, with its artifact uploaded
-        inline (`artifact_content`, kept by the server's artifact store) or
-        referenced (`release.artifact_uri`, `file:///…`). Errors:
-        INVALID_ARGUMENT; ALREADY_EXISTS (`RELEASE_EXISTS`) when that bundle
-        version exists.
+        inline (`artifact_content`, at most 1 MiB, kept by the server's
+        artifact store) or referenced (`release.artifact_uri`: an object
+        already in the artifact store, e.g. uploaded by CI, or an external
+        `file:///…`). A bundle's manifest is validated (docs/bundles.md).
+        Errors: INVALID_ARGUMENT (a bad release, a bad manifest, an archive
+        with paths or links that leave it); ALREADY_EXISTS (`RELEASE_EXISTS`)
+        when that bundle version exists; FAILED_PRECONDITION
+        (`ARTIFACT_GONE`) when a referenced object does not exist; UNAVAILABLE
+        when the artifact store cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadRelease(self, request_iterator, context):
+        """Publishes a release whose artifact is sent in chunks, for artifacts
+        larger than PublishRelease's inline 1 MiB. The first message carries
+        `organization_id`, `request_id`, `release` and `sha256`; every message
+        may carry a chunk of `content`. The artifact streams to the artifact
+        store with bounded memory and must match `sha256` before the release
+        is recorded; a bundle's manifest is checked as by PublishRelease.
+        Errors: INVALID_ARGUMENT (a bad release or manifest, a missing or
+        mismatched `sha256`, too large), ALREADY_EXISTS (`RELEASE_EXISTS`),
+        UNAVAILABLE (the artifact store cannot be reached; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -593,6 +618,11 @@ def add_RolloutServiceServicer_to_server(servicer, server):
             'PublishRelease': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishRelease,
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.PublishReleaseRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_resources__pb2.Release.SerializeToString,
+            ),
+            'UploadRelease': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadRelease,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.UploadReleaseRequest.FromString,
                     response_serializer=rollout_dot_v1_dot_resources__pb2.Release.SerializeToString,
             ),
             'GetRelease': grpc.unary_unary_rpc_method_handler(
@@ -915,6 +945,33 @@ class RolloutService:
             target,
             '/rollout.v1.RolloutService/PublishRelease',
             rollout_dot_v1_dot_rollout__service__pb2.PublishReleaseRequest.SerializeToString,
+            rollout_dot_v1_dot_resources__pb2.Release.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadRelease(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/rollout.v1.RolloutService/UploadRelease',
+            rollout_dot_v1_dot_rollout__service__pb2.UploadReleaseRequest.SerializeToString,
             rollout_dot_v1_dot_resources__pb2.Release.FromString,
             options,
             channel_credentials,
