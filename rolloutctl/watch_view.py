@@ -28,7 +28,7 @@ E = pb.DeploymentEvent
 LABELS = {
     E.TYPE_PROPOSED: "proposed",
     E.TYPE_APPROVED: "approved",
-    E.TYPE_REJECTED: "rejected",
+    E.TYPE_REJECTED: "REJECTED",
     E.TYPE_STARTED: "started",
     E.TYPE_ARTIFACT_VERIFIED: "artifact",
     E.TYPE_PROVISIONED: "provisioned",
