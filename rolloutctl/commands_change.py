@@ -64,6 +64,9 @@ def _proposed(s: Session, deployment: pb.Deployment, instance: pb.Instance, appr
         if not s.io.json:
             s.io.out.print(render.deployment_line("Approved", deployment, instance), highlight=False)
     if wait:
+        if deployment.status == pb.Deployment.STATUS_PROPOSED:
+            s.io.err.print(f"waiting for an approver: rolloutctl approve {deployment.id[:8]}", style="dim",
+                           highlight=False)
         return _wait(s, deployment, instance)
     if s.io.json:
         render.dump_json(render.to_dict(deployment), s.io.out)
