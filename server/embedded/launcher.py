@@ -55,9 +55,9 @@ def main() -> int:
             _start_services(services, data_root, env, lock, stale)
             if _migrate(env) != 0 or _first_admin(env) != 0:
                 return 1
-            _print_banner(env)
-            return run_stack({"server": [sys.executable, "-m", "server"],
-                              "worker": [sys.executable, "-m", "workers"]}, env, on_spawn=lock.record)
+            commands = _processes(env)
+            _print_banner(env, commands)
+            return run_stack(commands, env, on_spawn=lock.record)
     except KeyboardInterrupt:
         log.info("interrupted; stopping")
         return 0
@@ -164,13 +164,37 @@ def _use_addresses(env: dict[str, str], data_root: Path) -> None:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
-def _print_banner(env: Mapping[str, str]) -> None:
+def process_counts(env: Mapping[str, str], cpus: int) -> tuple[int, int]:
+    """(servers, workers): ROLLOUT_SERVER_PROCESSES and ROLLOUT_WORKER_PROCESSES, by default one of each
+    per core, up to 4 (past that, PostgreSQL is what limits the hot path). SystemExit for a bad value."""
+    default = max(1, min(cpus, 4))
+    counts = []
+    for name in ("ROLLOUT_SERVER_PROCESSES", "ROLLOUT_WORKER_PROCESSES"):
+        raw = env.get(name) or str(default)
+        if not raw.isdigit() or not 1 <= int(raw) <= 64:
+            raise SystemExit(f"rollout: {name}={raw!r} must be a whole number from 1 to 64")
+        counts.append(int(raw))
+    return counts[0], counts[1]
+
+
+def _processes(env: dict[str, str]) -> dict[str, list[str]]:
+    """The server and worker processes to run; several servers share the gRPC port (SO_REUSEPORT)."""
+    servers, workers = process_counts(env, len(os.sched_getaffinity(0)))
+    if servers > 1:
+        env["ROLLOUT_SHARE_PORT"] = "1"
+    commands = {f"server-{n}": [sys.executable, "-m", "server"] for n in range(1, servers + 1)}
+    commands.update({f"worker-{n}": [sys.executable, "-m", "workers"] for n in range(1, workers + 1)})
+    return commands
+
+
+def _print_banner(env: Mapping[str, str], commands: Mapping[str, object]) -> None:
     listen = env["ROLLOUT_LISTEN"]
     host, _, port = listen.rpartition(":")
     target = f"127.0.0.1:{port}" if host in ("", "0.0.0.0", "[::]") else listen
     token = _shown(Path(env["ROLLOUT_DATA_DIR"]) / "admin.token")
     organization = env.get("ROLLOUT_ORGANIZATION") or "acme"
-    log.info("gRPC      %s", target)
+    servers = sum(name.startswith("server-") for name in commands)
+    log.info("gRPC      %s (%d server processes, %d workers)", target, servers, len(commands) - servers)
     log.info("metrics   http://%s/metrics", env["ROLLOUT_METRICS_LISTEN"])
     log.info(
         "try       %s -plaintext -H \"authorization: Bearer $(cat %s)\" -d '{\"organization_id\":\"%s\"}' %s "
