@@ -6,12 +6,17 @@ import asyncio
 import logging
 
 from server.api.server import serve
+from server.app.installation import WrongStore
 from server.config import Settings
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="rollout-server: %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(Settings.from_env()))
+    try:
+        asyncio.run(serve(Settings.from_env()))
+    except WrongStore as exc:
+        logging.getLogger("server").error("refusing to start: %s", exc)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
