@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from server.app.installation import WrongStore
 from server.config import Settings
 from server.store.faults import is_transient
+from server.telemetry import logs, traces
 from workers.settings import worker_options
 
 log = logging.getLogger("workers")
@@ -42,7 +43,8 @@ class RidingWorker(Worker):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="rollout-worker: %(levelname)s %(name)s: %(message)s")
+    logs.configure("worker")
+    traces.configure("rollout-worker")
     settings = Settings.from_env()
     delay = 0.5
     while True:

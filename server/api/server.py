@@ -15,11 +15,12 @@ from rollout.v1 import rollout_service_pb2
 from server.api import health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
-from server.app import installation
+from server.app import gauges, installation
 from server.app.context import Services
 from server.config import Settings
 from server.store.event_hub import EventHub
 from server.store.faults import is_transient
+from server.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ async def create_server(settings: Settings) -> Running:
     await server.start()
     refused = asyncio.get_running_loop().create_future()
     tasks = [asyncio.create_task(_serving_once_proven(health_servicer, services, proven, refused))]
+    if settings.metrics_listen:
+        scrapes = await metrics.serve(settings.metrics_listen, metrics.Snapshot(lambda: gauges.read(services)))
+        tasks.append(asyncio.create_task(_until_cancelled(scrapes)))
     return Running(server, port, services, health_servicer, hub, tasks, refused)
 
 
@@ -113,6 +117,11 @@ async def _serving_once_proven(
             refused.set_exception(exc)
             return
     await health.watch_backends(servicer, services)
+
+
+async def _until_cancelled(listener: asyncio.Server) -> None:
+    async with listener:
+        await listener.serve_forever()
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
