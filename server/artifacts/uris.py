@@ -20,7 +20,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 STORE_SCHEME = "store"
-# Objects of the installation itself (server/artifacts/marker.py) live under a name no
+# Objects of the installation itself (its marker, server/app/installation.py) live under a name no
 # organization can have: organization ids start with a lowercase letter or digit.
 META_PREFIX = "_rollout"
 MAX_KEY = 1024

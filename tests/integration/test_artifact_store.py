@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -17,11 +18,14 @@ from tests.integration.helpers import (
     create_instance,
     deploy,
     failure,
+    get,
     instance_of,
+    propose,
     publish,
     rollback,
     upload,
     wait_done,
+    wait_until,
 )
 from tests.integration.stores import StoreStack, key_of
 
@@ -138,3 +142,32 @@ def test_a_deleted_artifact_is_gone_for_rollback_and_for_a_run_already_approved(
     assert not store.has_object(key_of(v1.artifact_uri))
     refused = failure(lambda: rollback(stub, org, first.id))
     assert (refused.code, refused.reason) == GONE
+
+
+def test_an_artifact_deleted_while_its_run_reads_it_fails_the_run_as_gone(
+    store: StoreStack, org: str, tmp_path: Path
+) -> None:
+    stub = store.stub(org)
+    instance = create_instance(stub, org)
+    release = upload(stub, org, "1.0.0", os.urandom(2 * 1024 * 1024))
+
+    with store.worker_stopped():
+        reading = store.stack.start_worker(
+            **store.env, ROLLOUT_DRIVER="tests.reading_driver:factory", ROLLOUT_TEST_HOLD_DIR=str(tmp_path)
+        )
+        try:
+            run = propose(stub, org, instance.id)
+            approve(stub, org, run.id)
+            wait_until(lambda: (tmp_path / f"{run.id}.running").exists(), "the run reaching its provision step")
+            assert get(stub, org, run.id).status == S.STATUS_RUNNING
+            store.delete_object(key_of(release.artifact_uri))
+            (tmp_path / f"{run.id}.go").touch()  # the driver now reads an artifact that is gone
+
+            failed = wait_done(stub, org, run.id)
+        finally:
+            reading.stop()
+
+    assert failed.status == S.STATUS_FAILED and failed.error.startswith("ARTIFACT_GONE"), failed
+    assert instance_of(stub, org, instance.id).active_deployment_id == ""
+    assert not _get(stub, org, release.id).artifact_present
+    assert "failed unexpectedly" not in reading.log.read_text(errors="replace")

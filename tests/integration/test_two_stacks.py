@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -50,6 +51,14 @@ def _stacks(database_url: str, redis_url: str, workdir: Path) -> tuple[Stack, St
     return Stack(database_url, redis_url, workdir / "one"), Stack(database_url, redis_url, workdir / "two")
 
 
+def _start_side_by_side(stacks: tuple[Stack, Stack], settings: dict[str, str]) -> tuple[list[str], list[Process]]:
+    """Each stack's server and worker, started at once: each spends seconds importing before it listens."""
+    with ThreadPoolExecutor(4) as pool:
+        servers = [pool.submit(s.start_server, **settings) for s in stacks]
+        workers = [pool.submit(s.start_worker, **settings) for s in stacks]
+        return [f.result()[1] for f in servers], [f.result() for f in workers]
+
+
 def _exit_code(process: Process) -> int:
     return process.popen.wait(timeout=60)
 
@@ -63,8 +72,7 @@ def test_two_stacks_sharing_an_s3_store_run_100_deployments_and_no_artifact_is_g
         try:
             one.migrate(**settings)
             two.migrate(**settings)  # the same store: accepted, and no second installation
-            addresses = [one.start_server(**settings)[1], two.start_server(**settings)[1]]
-            workers = [one.start_worker(**settings), two.start_worker(**settings)]
+            addresses, workers = _start_side_by_side((one, two), settings)
             with grpc.insecure_channel(addresses[0]) as a, grpc.insecure_channel(addresses[1]) as b:
                 token = admin_token(url, "acme")
                 stubs = [as_principal(a, token), as_principal(b, token)]
@@ -86,15 +94,20 @@ def test_two_stacks_sharing_an_s3_store_run_100_deployments_and_no_artifact_is_g
 
 
 def _propose_and_approve_everywhere(stubs: list[Stub], releases: list[str]) -> list[str]:
-    """RUNS_EACH deployments of each instance, alternating releases, proposed on one server, approved on the other."""
-    ids = []
-    for i in range(INSTANCES):
+    """RUNS_EACH deployments of each instance, alternating releases, proposed on one server, approved on the
+    other; the instances side by side (one client each), as several teams would."""
+
+    def runs_of(i: int) -> list[str]:
         instance = create_instance(stubs[i % 2], "acme", name=f"web-{i}")
+        ids = []
         for run in range(RUNS_EACH):
             proposal = propose(stubs[run % 2], "acme", instance.id, bundle_release_id=releases[run % 2])
             approve(stubs[(run + 1) % 2], "acme", proposal.id)
             ids.append(proposal.id)
-    return ids
+        return ids
+
+    with ThreadPoolExecutor(INSTANCES) as pool:
+        return [i for ids in pool.map(runs_of, range(INSTANCES)) for i in ids]
 
 
 def test_a_second_stack_with_a_folder_store_of_its_own_refuses_to_start_and_says_why(
