@@ -16,7 +16,7 @@ from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.artifacts import ArtifactStore
 from server.domain import listing, validation
-from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, invalid
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable, invalid
 from server.domain.models import JSON, Release, ReleaseState
 from server.domain.releases import ARTIFACT_GONE, RELEASE_NOT_READY, quarantines_lifted_by
 from server.store import locking
@@ -184,9 +184,15 @@ async def _referenced(svc: Services, caller: Caller, fields: ReleaseFields) -> R
     return Received(fields, release_id, uri, digest.hexdigest(), size, await bundles.inspect(svc.artifacts, uri))
 
 
-async def publish(conn: AsyncConnection, svc: Services, caller: Caller, prepared: Publication) -> Change[Release]:
+async def publish(
+    conn: AsyncConnection, svc: Services, caller: Caller, prepared: Publication | tuple[ReleaseFields, None]
+) -> Change[Release]:
+    """`prepared` is unprepared only for a repeat whose key had an outcome (server/app/mutation.py: has_outcome),
+    which replays it and never gets here, unless the key was purged in between."""
     if isinstance(prepared, Received):
         return await publish_upload(conn, svc, caller, prepared)
+    if prepared[1] is None:
+        raise Unavailable("the idempotency key expired while this request waited; retry")
     # Written before the row so a committed release always has its artifact. If the transaction
     # does not commit, the object is an unreferenced orphan named by a fresh uuid.
     received = await _receive(svc, caller, prepared[0], _one(prepared[1]))

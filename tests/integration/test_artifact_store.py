@@ -171,3 +171,20 @@ def test_an_artifact_deleted_while_its_run_reads_it_fails_the_run_as_gone(
     assert instance_of(stub, org, instance.id).active_deployment_id == ""
     assert not _get(stub, org, release.id).artifact_present
     assert "failed unexpectedly" not in reading.log.read_text(errors="replace")
+
+
+def test_a_repeated_publish_by_reference_replays_even_once_the_object_is_gone(store: StoreStack, org: str) -> None:
+    stub = store.stub(org)
+    store.put_object(f"{org}/ci/web-1.0.0.tgz", b"a build")
+    request = api.PublishReleaseRequest(
+        organization_id=org,
+        request_id=str(uuid.uuid4()),
+        release=pb.Release(bundle="web", version="1.0.0", artifact_uri=f"store://{org}/ci/web-1.0.0.tgz"),
+    )
+    first = stub.PublishRelease(request)
+    store.delete_object(f"{org}/ci/web-1.0.0.tgz")
+
+    again, call = stub.PublishRelease.with_call(request)
+
+    assert again == first and ("idempotent-replayed", "true") in (call.initial_metadata() or ())
+    assert not _get(stub, org, first.id).artifact_present  # the release itself says gone
