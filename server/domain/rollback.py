@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from server.domain.errors import FailedPrecondition
 from server.domain.models import Action, Deployment, Instance, Release, Status
-from server.domain.releases import check_deployable
+from server.domain.releases import check_deployable, check_servable
 from server.domain.snapshot import Snapshot, md_metadata, user_params
 
 SOURCE_NOT_COMPLETED = "SOURCE_NOT_COMPLETED"
@@ -43,6 +43,7 @@ def check_source(source: Deployment, release: Release | None, instance: Instance
         # Releases are never deleted, so a completed PROVISION always has one.
         raise FailedPrecondition(f"deployment {source.id} has no release to return to", SOURCE_NOT_PROVISION)
     check_deployable(release, instance.bundle)
+    check_servable(release, instance)
     return release
 
 
@@ -61,7 +62,8 @@ def snapshot(source: Deployment, instance: Instance) -> Snapshot:
 def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], instance: Instance) -> Deployment:
     """Seed 000's "last known-good run", chosen for the caller: the first of `candidates` (the
     instance's COMPLETED PROVISION deployments, newest first) that is not the active deployment,
-    whose release is usable (not FAILED, artifact present) and not quarantined for the instance."""
+    whose release is usable (not FAILED, artifact present, servable for a DYNAMIC instance) and not
+    quarantined for the instance."""
     quarantined = set(instance.quarantined_release_ids)
     for source, release in candidates:
         if source.id == instance.active_deployment_id or release is None or release.id in quarantined:
@@ -73,7 +75,7 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
         return source
     raise FailedPrecondition(
         f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, "
-        "FAILED or quarantined releases and releases whose artifact is gone are skipped)",
+        "FAILED, quarantined or unservable releases and releases whose artifact is gone are skipped)",
         NO_ROLLBACK_TARGET,
         instance_id=instance.id,
     )

@@ -21,6 +21,7 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.store.db import asyncpg_dsn
+from tools.bundle import minimal
 
 Stub = api_grpc.RolloutServiceStub
 TRAILER_LIMIT = 8 * 1024  # grpcio's default soft limit on received metadata
@@ -90,6 +91,11 @@ def publish(stub: Stub, org: str, version: str, bundle: str = "web", **fields: A
     )
 
 
+def publish_servable(stub: Stub, org: str, version: str, bundle: str = "web", **fields: Any) -> pb.Release:
+    """A release a DYNAMIC instance can run: a bundle with a `[serve]` step (tools/bundle.py's smallest)."""
+    return publish(stub, org, version, bundle, artifact_content=minimal(version), **fields)
+
+
 def upload(stub: Stub, org: str, version: str, content: bytes, chunk: int = 64 * 1024, **fields: Any) -> pb.Release:
     """UploadRelease: the release and the sha256 first, then the content in chunks."""
     bundle = fields.pop("bundle", "web")
@@ -129,6 +135,13 @@ def wait_done(stub: Stub, org: str, deployment_id: str, timeout: float = 60) -> 
 def deploy(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployment:
     """Propose, approve and wait: the deployment as it ended."""
     proposal = propose(stub, org, instance_id, **fields)
+    approve(stub, org, proposal.id)
+    return wait_done(stub, org, proposal.id)
+
+
+def decommission(stub: Stub, org: str, instance_id: str) -> pb.Deployment:
+    """DecommissionInstance, approved, and waited for: the deployment as it ended."""
+    proposal = stub.DecommissionInstance(api.DecommissionInstanceRequest(organization_id=org, id=instance_id))
     approve(stub, org, proposal.id)
     return wait_done(stub, org, proposal.id)
 
