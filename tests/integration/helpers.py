@@ -121,9 +121,32 @@ def get(stub: Stub, org: str, deployment_id: str) -> pb.Deployment:
 
 
 def events(stub: Stub, org: str, deployment_id: str, after: int = 0, timeout: float = 60) -> list[pb.DeploymentEvent]:
-    """Every event of the deployment after `after`, until its terminal one (waits on the stream)."""
-    request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id, after_sequence=after)
-    return list(stub.WatchDeployment(request, timeout=timeout))
+    """Every event of the deployment after `after`, until its terminal one (waits on the stream).
+
+    Like any client, it resumes from the last sequence it saw when the server says it fell behind
+    (WATCH_FELL_BEHIND: a chatty command's output came faster than this stream was read)."""
+    seen: list[pb.DeploymentEvent] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        start = seen[-1].sequence if seen else after
+        request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id, after_sequence=start)
+        try:
+            for event in stub.WatchDeployment(request, timeout=max(1.0, deadline - time.monotonic())):
+                seen.append(event)
+            return seen
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or _reason(exc) != "WATCH_FELL_BEHIND":
+                raise
+
+
+def _reason(exc: grpc.RpcError) -> str:
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""
 
 
 def wait_done(stub: Stub, org: str, deployment_id: str, timeout: float = 60) -> pb.Deployment:

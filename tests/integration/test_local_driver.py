@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
+from server.domain.progress import MAX_LINE, MAX_LINES
 from tests.integration.helpers import (
     Stub,
     approve,
@@ -40,6 +41,9 @@ mode = sys.argv[1]
 if mode == "count":
     for n in range(1, 31):
         print(f"step {n} of 30")
+elif mode == "flood":
+    for n in range(1, 1501):
+        print(f"line {n} " + "x" * 2000)
 elif mode == "fail":
     print("connecting to the database")
     print("boom: the database is unreachable", file=sys.stderr)
@@ -103,6 +107,18 @@ def test_a_provision_commands_output_arrives_on_watch_in_order(local_stub: Stub,
     ]
     seen = [e.type for e in events(local_stub, org, done.id)]
     assert seen.index(E.TYPE_PROGRESS) < seen.index(E.TYPE_PROVISIONED), "output comes while the step runs"
+
+
+def test_a_chatty_command_is_bounded_in_lines_and_length(local_stub: Stub, org: str) -> None:
+    instance = create_instance(local_stub, org)
+    publish(local_stub, org, "1.0.0", artifact_content=bundle("flood", "1.0.0"))
+    done = deploy(local_stub, org, instance.id)
+    assert done.status == S.STATUS_COMPLETED, done.error
+    lines = progress_lines(local_stub, org, done.id)
+    # The first line names the command; then output up to the bound, then one line counting the rest.
+    assert len(lines) == MAX_LINES + 1 and lines[-1] == f"… {1500 - MAX_LINES + 1} more lines not shown"
+    assert lines[1] == "line 1 " + "x" * (MAX_LINE - len("line 1 ") - 1) + "…"
+    assert lines[MAX_LINES - 1].startswith(f"line {MAX_LINES - 1} ") and all(len(line) <= MAX_LINE for line in lines)
 
 
 def test_a_failing_command_fails_the_deployment_with_its_stderr_and_the_previous_stays_active(
@@ -179,6 +195,7 @@ def _assert_nowhere(secret: str, stub: Stub, org: str, local: LocalStack, deploy
     files = [p for p in data.rglob("*") if p.is_file() and "postgres" not in p.parts]
     assert any(p.name == "process.json" for p in files), "the scan sees the runtime instance's folder"
     assert not [p for p in files if secret.encode() in p.read_bytes()]
+    assert not [pid for pid, argv in _command_lines() if secret.encode() in argv], "no process has it in its argv"
     for deployment_id in deployment_ids:
         assert secret.encode() not in b"".join(e.SerializeToString() for e in events(stub, org, deployment_id))
     audit = stub.ListAuditEvents(api.ListAuditEventsRequest(organization_id=org, page_size=1000))
@@ -210,3 +227,14 @@ def test_a_worker_that_loses_the_lease_stops_the_command_at_once(
     )
     assert get(local_stub, org, running.id).status == S.STATUS_RUNNING, "the run is the other worker's to end"
     wait_until(lambda: "was taken over by another worker" in local.worker.log.read_text(), "the worker to say why")
+
+
+def _command_lines() -> list[tuple[int, bytes]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes()))
+            except OSError:
+                continue  # it ended meanwhile
+    return found
