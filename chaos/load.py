@@ -24,6 +24,7 @@ from chaos.calls import Caller
 from chaos.watch import Seen, watch_deployment, watch_instance
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
+from tools.bundle import minimal
 
 BUNDLE = "web"
 SIMULATE = "rollout.simulate"
@@ -140,7 +141,7 @@ class Client:
         version = f"1.{self.number + 2}.{next(self._keys)}"
         await self.call("PublishRelease", api.PublishReleaseRequest(
             organization_id=self.org, request_id=self.key("publish"),
-            release=pb.Release(bundle=BUNDLE, version=version), artifact_content=f"chaos {version}".encode()))
+            release=pb.Release(bundle=BUNDLE, version=version), artifact_content=minimal(version)))
 
     async def propose(self, ref: InstanceRef) -> Any:
         key = self.key("propose")

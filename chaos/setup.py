@@ -11,6 +11,7 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.first_admin import create_admin
 from server.store.db import create_engine
+from tools.bundle import minimal
 
 RELEASES = ("1.0.0", "1.1.0")
 
@@ -36,7 +37,7 @@ async def prepare(callers: dict[str, Caller]) -> str:
         for version in RELEASES:
             answer = await caller.call("PublishRelease", api.PublishReleaseRequest(
                 organization_id=org, request_id=f"chaos-setup-{version}",
-                release=pb.Release(bundle=BUNDLE, version=version), artifact_content=f"chaos {version}".encode()))
+                release=pb.Release(bundle=BUNDLE, version=version), artifact_content=minimal(version)))
             _require(answer.ok, f"PublishRelease {version}: {answer.code.name} {answer.details}")
             releases.setdefault(org, []).append(answer.response.id)
     org, caller = next(iter(callers.items()))

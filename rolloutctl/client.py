@@ -22,9 +22,11 @@ Response = TypeVar("Response")
 
 # A restarted server is found again within a fraction of a second, not after grpc's default
 # backoff of up to two minutes.
+# Reconnect soon after a server restart. Not `grpc.min_reconnect_backoff_ms`: gRPC core also takes it
+# as the minimum time a connection attempt gets (MIN_CONNECT_TIMEOUT, 20 s by default), so 200 ms
+# there gave up on a busy server's handshake ("timed out before receiving SETTINGS frame").
 CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 CALL_TIMEOUT = 30.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +103,13 @@ class Settings:
     job_timeout_seconds: int = 3600
     # A run whose workers stopped this many times (each time taken over by another) is failed.
     max_attempts: int = 5
-    # Which driver runs deployments: `local`, `simulated` or `package.module:factory` (workers/drivers).
-    driver: str = "simulated"
+    # Which driver runs deployments: `local`, `simulated` or `package.module:factory` (docs/drivers.md).
+    driver: str = "local"
+    # This machine, as runtime instances record it: only workers with the same id act on the local
+    # processes started here (the local driver). Defaults to the hostname.
+    host_id: str = ""
+    # Stopping a runtime instance: SIGTERM to its process group, this long to exit, then SIGKILL.
+    stop_grace_seconds: float = 10.0
     # Simulated driver: how long provisioning takes, unless a deployment's params say otherwise.
     driver_delay_ms: int = 0
     db_pool_size: int = 10
@@ -165,6 +171,8 @@ class Settings:
             job_timeout_seconds=int(number("ROLLOUT_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds)),
             max_attempts=max(1, int(number("ROLLOUT_MAX_ATTEMPTS", cls.max_attempts))),
             driver=env.get("ROLLOUT_DRIVER") or cls.driver,
+            host_id=env.get("ROLLOUT_HOST_ID") or socket.gethostname(),
+            stop_grace_seconds=number("ROLLOUT_STOP_GRACE_SECONDS", cls.stop_grace_seconds),
             driver_delay_ms=int(number("ROLLOUT_DRIVER_DELAY_MS", cls.driver_delay_ms)),
             db_pool_size=int(number("ROLLOUT_DB_POOL_SIZE", cls.db_pool_size)),
             grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),

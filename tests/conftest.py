@@ -25,6 +25,7 @@ from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.embedded import EmbeddedPostgres, EmbeddedValkey
 from server.migrate import upgrade
 from tests.auth import admin_token, as_principal
+from tests.integration.local_stack import LocalStack, local_stack
 from tests.integration.stores import StoreStack, store_stack
 from tests.s3 import BUCKET, MotoServer
 from tests.stack import Stack
@@ -78,6 +79,20 @@ def address(stack: Stack) -> str:
     stack.start_worker()
     stack.start_worker()
     return address
+
+
+@pytest.fixture(scope="session")
+def local(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A server and a worker with the local driver, on a database and data dir of their own."""
+    with local_stack(backends[0], backends[1], tmp_path_factory.mktemp("local")) as started:
+        yield started
+
+
+@pytest.fixture()
+def local_stub(local: LocalStack, org: str) -> Iterator[api_grpc.RolloutServiceStub]:
+    """The local-driver stack's service, called as the test organization's admin there."""
+    with grpc.insecure_channel(local.address) as channel:
+        yield local.stub(channel, org)
 
 
 @pytest.fixture(scope="session")

@@ -28,16 +28,19 @@ class ProgressLog:
         self._engine, self._deployment, self._owner = engine, deployment, owner
         self._secrets = [v for v in secrets.values() if v]
         self._pending: list[str] = []
-        self._shown = 0
+        # Lines taken so far (counted when taken, not when written: a batch being written is in neither
+        # `_pending` nor yet written, and must still count against the bound).
+        self._taken = 0
         self._dropped = 0
         self._flusher: asyncio.Task[None] | None = None
         self._waiting = False
 
     async def line(self, text: str) -> None:
         """Report one line (the driver's Progress callback)."""
-        if self._shown + len(self._pending) >= rules.MAX_LINES:
+        if self._taken >= rules.MAX_LINES:
             self._dropped += 1
             return
+        self._taken += 1
         self._pending.append(rules.shown(text, self._secrets))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
@@ -57,7 +60,6 @@ class ProgressLog:
             return
         try:
             await runs.progress(self._engine, self._deployment, self._owner, lines)
-            self._shown += len(lines)
         except Exception as exc:  # progress is advisory: a lost batch never fails the run
             if not is_transient(exc):
                 raise

@@ -1,4 +1,4 @@
-"""Jobs for runtime instances: spawn one (its own job, so several boot in parallel) and drain old ones."""
+"""The spawn job: boot one runtime instance (its own job, so several boot in parallel); workers/upkeep.py drains them."""
 
 from __future__ import annotations
 
@@ -78,20 +78,3 @@ async def _keep_spawn_lease(svc: Services, settings: Settings, target: RuntimeIn
                 return
         except Exception:  # A missed renewal is retried; the lease outlives two misses.
             log.warning("spawn lease renewal of %s failed", target.id, exc_info=True)
-
-
-async def drain_due(svc: Services, driver: Driver) -> int:
-    """Stop warm runtime instances whose window is over (called by the sweeper)."""
-    drained = 0
-    for runtime_id in await runtime.due_for_drain(svc.engine):
-        target = await runtime.begin_drain(svc.engine, runtime_id)
-        if target is None:
-            continue
-        try:
-            await driver.stop_runtime_instance(target)
-        except DriverError:
-            log.warning("stopping runtime instance %s failed; it stays DRAINING", runtime_id, exc_info=True)
-            continue
-        await runtime.end_drain(svc.engine, runtime_id)
-        drained += 1
-    return drained

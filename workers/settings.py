@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -22,6 +24,7 @@ from workers.planning import plan_deployment
 from workers.provision import provision_deployment
 from workers.runtime import spawn_runtime_instance
 from workers.sweeper import sweep
+from workers.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         ctx["driver"] = drivers.load(settings)
         ctx["worker_name"] = f"{os.uname().nodename}/{os.getpid()}"
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        ctx["upkeep"] = asyncio.create_task(Upkeep(ctx["services"], ctx["driver"], settings).forever())
         log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)
 
     async def on_job_start(ctx: dict[str, Any]) -> None:
@@ -46,6 +50,11 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         metrics.JOB_PICKUP.labels(job).observe(max(0.0, waited))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        upkeep: asyncio.Task[None] | None = ctx.get("upkeep")
+        if upkeep is not None:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         services: Services | None = ctx.get("services")
         if services is not None:
             await services.close()

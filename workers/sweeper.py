@@ -1,6 +1,10 @@
 """Periodic safety net: hand runs whose worker died to another worker, enqueue PENDING ones whose job was lost,
-drain runtime instances whose warm window is over, purge expired idempotency keys and (with a
-retention set) old audit records."""
+purge expired idempotency keys and (with a retention set) old audit records.
+
+It is a queued cron job, so it runs on any one worker each round; what only a
+worker on a runtime instance's host can do (drains, health checks) is in
+workers/upkeep.py, which every worker runs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from server.app import audit, runs
 from server.app.context import Services
 from server.config import Settings
 from server.store import idempotency
-from workers.runtime import drain_due
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
@@ -27,9 +30,8 @@ async def sweep(ctx: dict[str, Any]) -> int:
     stalled = await runs.stalled(svc.engine, settings.stall_seconds)
     for deployment_id in stalled:
         await svc.queue.enqueue_provision(deployment_id, f"sweep-{retry_round}")
-    drained = await drain_due(svc, ctx["driver"])
     async with svc.engine.begin() as conn:
         purged = await idempotency.purge_expired(conn)
     if settings.audit_retention_days > 0:
         purged += await audit.purge_expired(svc.engine, settings.audit_retention_days)
-    return len(expired) + len(stalled) + drained + purged
+    return len(expired) + len(stalled) + purged

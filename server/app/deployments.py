@@ -118,6 +118,7 @@ async def propose(
         release_rules.check_deployable(release, instance.bundle)
     else:
         release = await _effective_release(svc, conn, caller, instance)
+    release_rules.check_servable(release, instance)
     snap = snapshot.from_instance(instance, release)
     proposal = await _insert_proposal(
         conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"

@@ -8,12 +8,14 @@ truth, on every wake-up).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app.context import Caller, Services
 from server.domain import listing
+from server.domain import runtime as rules
 from server.domain.errors import NotFound
 from server.domain.models import Deployment, EventType, NewEvent, RuntimeInstance, RuntimeState, Status
 from server.store import deployments as deployment_store
@@ -166,14 +168,22 @@ async def finish_spawn(
         )
 
 
-async def begin_drain(engine: AsyncEngine, runtime_id: str) -> RuntimeInstance | None:
+async def due_for_drain(engine: AsyncEngine, stuck_seconds: float) -> list[RuntimeInstance]:
+    """Warm instances whose window is over, and DRAINING ones left by a drainer that stopped."""
+    async with engine.connect() as conn:
+        return await store.due_for_drain(conn, stuck_seconds)
+
+
+async def begin_drain(
+    engine: AsyncEngine, runtime_id: str, reaches: Callable[[RuntimeInstance], bool], stuck_seconds: float
+) -> RuntimeInstance | None:
+    """Mark it DRAINING if it is still due and this worker's driver can stop it; then the caller stops it."""
     async with engine.begin() as conn:
         current = await store.get(conn, runtime_id, lock=True)
-        if current is None or current.state not in (RuntimeState.HEALTHY, RuntimeState.STARTING):
-            return None
-        if current.drain_after is None:
-            return None  # It became active again since it was scheduled.
-        await store.set_state(conn, runtime_id, RuntimeState.DRAINING)
+        if current is None or not reaches(current):
+            return None  # gone, or located on a host this worker does not reach (checked under the lock)
+        if not await store.claim_drain(conn, runtime_id, stuck_seconds):
+            return None  # it became active again, or another worker drains it
         return current
 
 
@@ -182,9 +192,33 @@ async def end_drain(engine: AsyncEngine, runtime_id: str) -> None:
         await store.set_state(conn, runtime_id, RuntimeState.STOPPED)
 
 
-async def due_for_drain(engine: AsyncEngine) -> list[str]:
+async def serving(engine: AsyncEngine) -> list[RuntimeInstance]:
+    """HEALTHY runtime instances: the ones whose health is checked after they boot."""
+    async with engine.connect() as conn:
+        return await store.in_state(conn, RuntimeState.HEALTHY)
+
+
+async def failed(engine: AsyncEngine, runtime: RuntimeInstance, reason: str) -> bool:
+    """Mark a HEALTHY runtime instance FAILED (it died or failed its health check) with an event of its instance.
+
+    The caller has stopped what was left of it first, so a FAILED one never
+    runs on. False if it was no longer HEALTHY (drained or marked meanwhile).
+    """
     async with engine.begin() as conn:
-        return await store.due_for_drain(conn)
+        await locking.instance(conn, runtime.organization_id, runtime.instance_id)
+        current = await store.get(conn, runtime.id, lock=True)
+        if current is None or current.state is not RuntimeState.HEALTHY:
+            return False
+        await store.set_state(conn, runtime.id, RuntimeState.FAILED, reason)
+        await events.append_to_instance(
+            conn, runtime.organization_id, runtime.instance_id, [rules.failed_event(current, reason)]
+        )
+        return True
+
+
+async def of_ids(engine: AsyncEngine, ids: list[str]) -> dict[str, RuntimeInstance]:
+    async with engine.connect() as conn:
+        return {r.id: r for r in await store.get_many(conn, ids)}
 
 
 async def list_page(

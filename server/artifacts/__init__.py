@@ -16,8 +16,11 @@ from typing import Protocol
 
 from server.artifacts.objects import CHUNK, ObjectArtifacts, open_store
 from server.artifacts.uris import STORE_SCHEME, supported
+from server.config import ArtifactSettings
 
-__all__ = ["CHUNK", "STORE_SCHEME", "ArtifactStore", "ObjectArtifacts", "download", "open_store", "supported"]
+__all__ = [
+    "CHUNK", "STORE_SCHEME", "ArtifactStore", "ObjectArtifacts", "download", "folder_store", "open_store", "supported"
+]
 
 
 class ArtifactStore(Protocol):
@@ -54,3 +57,8 @@ async def download(store: ArtifactStore, uri: str, path: Path) -> None:
     with path.open("wb") as out:
         async for chunk in store.open(uri):
             await asyncio.to_thread(out.write, chunk)
+
+
+def folder_store(folder: Path) -> ObjectArtifacts:
+    """A store in a local folder (what `file://<folder>` configures)."""
+    return open_store(ArtifactSettings(folder.absolute().as_uri()))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from server.domain.errors import FailedPrecondition
-from server.domain.models import Instance, Release, ReleaseState
+from server.domain.models import Instance, Kind, Release, ReleaseState
 from server.domain.semver import Constraint, InvalidVersion, Version
 
 NO_MATCHING_RELEASE = "NO_MATCHING_RELEASE"
 RELEASE_NOT_READY = "RELEASE_NOT_READY"
 ARTIFACT_GONE = "ARTIFACT_GONE"
 RELEASE_BUNDLE_MISMATCH = "RELEASE_BUNDLE_MISMATCH"
+RELEASE_NOT_SERVABLE = "RELEASE_NOT_SERVABLE"
 
 
 def newest_matching(instance: Instance, candidates: list[Release]) -> Release:
@@ -55,6 +56,18 @@ def check_deployable(release: Release, bundle: str) -> None:
     if not release.artifact_present:
         raise FailedPrecondition(
             f"the artifact of release {release.id} (v{release.version}) is gone from storage", ARTIFACT_GONE
+        )
+
+
+def check_servable(release: Release, instance: Instance) -> None:
+    """A DYNAMIC instance runs its release's `[serve]` step (docs/bundles.md): a release without one is
+    refused before anything runs, whether proposed, pinned or rolled back to."""
+    if instance.kind is Kind.DYNAMIC and not release.servable:
+        raise FailedPrecondition(
+            f"release {release.id} (v{release.version}) has no [serve] step, and instance {instance.id} is DYNAMIC: "
+            "publish a bundle whose rollout.toml declares [serve]",
+            RELEASE_NOT_SERVABLE,
+            release_id=release.id,
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from server.domain.errors import FailedPrecondition
 from server.domain.models import Action, Deployment, Instance, Release, Status
-from server.domain.releases import check_deployable
+from server.domain.releases import check_deployable, check_servable
 from server.domain.snapshot import Snapshot, md_metadata, user_params
 
 SOURCE_NOT_COMPLETED = "SOURCE_NOT_COMPLETED"
@@ -43,6 +43,7 @@ def check_source(source: Deployment, release: Release | None, instance: Instance
         # Releases are never deleted, so a completed PROVISION always has one.
         raise FailedPrecondition(f"deployment {source.id} has no release to return to", SOURCE_NOT_PROVISION)
     check_deployable(release, instance.bundle)
+    check_servable(release, instance)
     return release
 
 
@@ -61,9 +62,10 @@ def snapshot(source: Deployment, instance: Instance) -> Snapshot:
 def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], instance: Instance) -> Deployment:
     """Seed 000's "last known-good run", chosen for the caller: the first of `candidates` (the
     instance's COMPLETED PROVISION deployments, newest first) that is not the active deployment,
-    whose release is usable (not FAILED, artifact present) and not quarantined for the instance.
-    A run that would reproduce what is active (same release, params and connections: the run an
-    earlier rollback already returned to) is skipped too, since going back to it changes nothing."""
+    whose release is usable (not FAILED, artifact present, servable for a DYNAMIC instance) and not
+    quarantined for the instance. A run that would reproduce what is active (same release, params and
+    connections: the run an earlier rollback already returned to) is skipped too, since going back to
+    it changes nothing."""
     runs = list(candidates)
     quarantined = set(instance.quarantined_release_ids)
     active = next((source for source, _ in runs if source.id == instance.active_deployment_id), None)
@@ -79,7 +81,7 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
         return source
     raise FailedPrecondition(
         f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, runs "
-        "identical to it, FAILED or quarantined releases and releases whose artifact is gone are skipped)",
+        "identical to it, FAILED, quarantined or unservable releases and releases whose artifact is gone are skipped)",
         NO_ROLLBACK_TARGET,
         instance_id=instance.id,
     )

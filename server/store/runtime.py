@@ -161,19 +161,17 @@ async def keep_warm(conn: AsyncConnection, instance_id: str, release_id: str) ->
 
 
 async def schedule_drain(conn: AsyncConnection, instance_id: str, keep_release_id: str | None, after_seconds: float) -> None:
-    """Every live runtime instance of another release drains after the warm window."""
+    """Every live runtime instance of another release drains after the warm window, or sooner if it was
+    already due sooner (a decommission, `after_seconds` 0, drains every one now)."""
     query = runtime_instances.update().where(
         runtime_instances.c.instance_id == instance_id,
         runtime_instances.c.state.in_(LIVE_STATES),
-        runtime_instances.c.drain_after.is_(None),
     )
     if keep_release_id is not None:
         query = query.where(runtime_instances.c.release_id != keep_release_id)
+    due = sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, after_seconds)
     await conn.execute(
-        query.values(
-            drain_after=sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, after_seconds),
-            update_time=sa.func.now(),
-        )
+        query.values(drain_after=sa.func.least(sa.func.coalesce(runtime_instances.c.drain_after, due), due), update_time=sa.func.now())
     )
 
 
@@ -198,18 +196,58 @@ async def locate(conn: AsyncConnection, runtime_id: str, host: str, port: int, p
     )
 
 
-async def due_for_drain(conn: AsyncConnection, limit: int = 100) -> list[str]:
-    rows = await conn.execute(
-        sa.select(runtime_instances.c.id)
-        .where(
-            runtime_instances.c.drain_after < sa.func.now(),
-            runtime_instances.c.state.in_(LIVE_STATES),
-        )
-        .order_by(runtime_instances.c.drain_after)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+def _older_than(column: sa.ColumnElement[Any], seconds: float) -> sa.ColumnElement[bool]:
+    return column < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+def _drainable(stuck_seconds: float) -> sa.ColumnElement[bool]:
+    """Warm ones whose window is over, and DRAINING ones whose drainer stopped (a worker that died mid-stop)."""
+    return sa.or_(
+        sa.and_(runtime_instances.c.drain_after < sa.func.now(), runtime_instances.c.state.in_(LIVE_STATES)),
+        sa.and_(
+            runtime_instances.c.state == RuntimeState.DRAINING.value,
+            _older_than(runtime_instances.c.update_time, stuck_seconds),
+        ),
     )
-    return [r.id for r in rows]
+
+
+async def due_for_drain(conn: AsyncConnection, stuck_seconds: float, limit: int = 500) -> list[RuntimeInstance]:
+    rows = await conn.execute(
+        sa.select(*_columns)
+        .select_from(_joined)
+        .where(_drainable(stuck_seconds))
+        .order_by(runtime_instances.c.drain_after.nulls_first(), runtime_instances.c.id)
+        .limit(limit)
+    )
+    return [to_runtime(r) for r in rows]
+
+
+async def claim_drain(conn: AsyncConnection, runtime_id: str, stuck_seconds: float) -> bool:
+    """Mark it DRAINING (again, for a stuck one) if it is still due: the caller then stops it."""
+    result = await conn.execute(
+        runtime_instances.update()
+        .where(runtime_instances.c.id == runtime_id, _drainable(stuck_seconds))
+        .values(state=RuntimeState.DRAINING.value, spawn_lease_expires_at=None, update_time=sa.func.now())
+    )
+    return bool(result.rowcount)
+
+
+async def in_state(conn: AsyncConnection, state: RuntimeState, limit: int = 1000) -> list[RuntimeInstance]:
+    rows = await conn.execute(
+        sa.select(*_columns)
+        .select_from(_joined)
+        .where(runtime_instances.c.state == state.value)
+        .order_by(runtime_instances.c.id)
+        .limit(limit)
+    )
+    return [to_runtime(r) for r in rows]
+
+
+async def get_many(conn: AsyncConnection, ids: list[str]) -> list[RuntimeInstance]:
+    if not ids:
+        return []
+    rows = await conn.execute(sa.select(*_columns).select_from(_joined).where(runtime_instances.c.id.in_(ids)))
+    return [to_runtime(r) for r in rows]
 
 
 async def list_page(

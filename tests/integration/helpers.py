@@ -21,6 +21,7 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.store.db import asyncpg_dsn
+from tools.bundle import minimal
 
 Stub = api_grpc.RolloutServiceStub
 TRAILER_LIMIT = 8 * 1024  # grpcio's default soft limit on received metadata
@@ -90,6 +91,11 @@ def publish(stub: Stub, org: str, version: str, bundle: str = "web", **fields: A
     )
 
 
+def publish_servable(stub: Stub, org: str, version: str, bundle: str = "web", **fields: Any) -> pb.Release:
+    """A release a DYNAMIC instance can run: a bundle with a `[serve]` step (tools/bundle.py's smallest)."""
+    return publish(stub, org, version, bundle, artifact_content=minimal(version), **fields)
+
+
 def upload(stub: Stub, org: str, version: str, content: bytes, chunk: int = 64 * 1024, **fields: Any) -> pb.Release:
     """UploadRelease: the release and the sha256 first, then the content in chunks."""
     bundle = fields.pop("bundle", "web")
@@ -115,9 +121,32 @@ def get(stub: Stub, org: str, deployment_id: str) -> pb.Deployment:
 
 
 def events(stub: Stub, org: str, deployment_id: str, after: int = 0, timeout: float = 60) -> list[pb.DeploymentEvent]:
-    """Every event of the deployment after `after`, until its terminal one (waits on the stream)."""
-    request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id, after_sequence=after)
-    return list(stub.WatchDeployment(request, timeout=timeout))
+    """Every event of the deployment after `after`, until its terminal one (waits on the stream).
+
+    Like any client, it resumes from the last sequence it saw when the server says it fell behind
+    (WATCH_FELL_BEHIND: a chatty command's output came faster than this stream was read)."""
+    seen: list[pb.DeploymentEvent] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        start = seen[-1].sequence if seen else after
+        request = api.WatchDeploymentRequest(organization_id=org, id=deployment_id, after_sequence=start)
+        try:
+            for event in stub.WatchDeployment(request, timeout=max(1.0, deadline - time.monotonic())):
+                seen.append(event)
+            return seen
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or _reason(exc) != "WATCH_FELL_BEHIND":
+                raise
+
+
+def _reason(exc: grpc.RpcError) -> str:
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""
 
 
 def wait_done(stub: Stub, org: str, deployment_id: str, timeout: float = 60) -> pb.Deployment:
@@ -129,6 +158,13 @@ def wait_done(stub: Stub, org: str, deployment_id: str, timeout: float = 60) -> 
 def deploy(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployment:
     """Propose, approve and wait: the deployment as it ended."""
     proposal = propose(stub, org, instance_id, **fields)
+    approve(stub, org, proposal.id)
+    return wait_done(stub, org, proposal.id)
+
+
+def decommission(stub: Stub, org: str, instance_id: str) -> pb.Deployment:
+    """DecommissionInstance, approved, and waited for: the deployment as it ended."""
+    proposal = stub.DecommissionInstance(api.DecommissionInstanceRequest(organization_id=org, id=instance_id))
     approve(stub, org, proposal.id)
     return wait_done(stub, org, proposal.id)
 

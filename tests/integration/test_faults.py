@@ -27,6 +27,7 @@ from tests.integration.helpers import (
     instance_of,
     propose,
     publish,
+    publish_servable,
     set_params,
     sql,
     wait_done,
@@ -61,7 +62,7 @@ def test_a_worker_killed_while_spawning_is_resumed_without_provisioning_or_spawn
     with grpc.insecure_channel(address) as channel:
         stub = as_principal(channel, org_token)
         instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=2)
-        publish(stub, org, "1.0.0")
+        publish_servable(stub, org, "1.0.0")
         set_params(stub, org, instance.id, {"rollout.simulate": {"spawn_delay_ms": 4_000}})
         proposal = propose(stub, org, instance.id)
         approve(stub, org, proposal.id)
@@ -92,7 +93,7 @@ def test_a_redis_restart_while_spawning_does_not_fail_the_deployment(
         with grpc.insecure_channel(address) as channel:
             stub = as_principal(channel, org_token)
             instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=2)
-            publish(stub, org, "1.0.0")
+            publish_servable(stub, org, "1.0.0")
             set_params(stub, org, instance.id, {"rollout.simulate": {"spawn_delay_ms": 1_500}})
             proposal = propose(stub, org, instance.id)
             approve(stub, org, proposal.id)
@@ -115,7 +116,7 @@ def test_a_health_failing_deployment_records_nothing_after_its_failed_event(
     stub: Stub, org: str, backends: tuple[str, str]
 ) -> None:
     instance = create_instance(stub, org, kind=pb.Instance.KIND_DYNAMIC, replicas=4)
-    publish(stub, org, "1.0.0")
+    publish_servable(stub, org, "1.0.0")
     set_params(stub, org, instance.id, {"rollout.simulate": {"fail": "health", "spawn_delay_ms": 200}})
     failed = deploy(stub, org, instance.id)
     assert failed.status == S.STATUS_FAILED

@@ -17,7 +17,7 @@ from tests.integration.helpers import (
     failure,
     instance_of,
     plan,
-    publish,
+    publish_servable,
     rollback,
     set_params,
     wait_done,
@@ -51,7 +51,7 @@ def progress(stub: Stub, org: str, deployment_id: str) -> list[tuple[int, int, s
 
 def test_first_deployment_spawns_replicas_and_waits_until_healthy(stub: Stub, org: str) -> None:
     instance = dynamic(stub, org)
-    v1 = publish(stub, org, "1.0.0")
+    v1 = publish_servable(stub, org, "1.0.0")
 
     done = deploy(stub, org, instance.id)
 
@@ -66,9 +66,9 @@ def test_first_deployment_spawns_replicas_and_waits_until_healthy(stub: Stub, or
 
 def test_warm_rollback_spawns_nothing(stub: Stub, org: str) -> None:
     instance = dynamic(stub, org)
-    v1 = publish(stub, org, "1.0.0")
+    v1 = publish_servable(stub, org, "1.0.0")
     first = deploy(stub, org, instance.id)
-    v2 = publish(stub, org, "1.1.0")
+    v2 = publish_servable(stub, org, "1.1.0")
     second = deploy(stub, org, instance.id)
     old = runtime(stub, org, instance.id, f"release_id = {v1.id}")
     assert all(r.HasField("drain_time") for r in old)  # kept warm, scheduled to drain later
@@ -95,9 +95,9 @@ def test_cold_rollback_spawns_and_waits_for_health(stack: Stack, org: str, org_t
     with grpc.insecure_channel(address) as channel:
         stub = as_principal(channel, org_token)
         instance = dynamic(stub, org, replicas=2)
-        v1 = publish(stub, org, "1.0.0")
+        v1 = publish_servable(stub, org, "1.0.0")
         first = deploy(stub, org, instance.id)
-        publish(stub, org, "1.1.0")
+        publish_servable(stub, org, "1.1.0")
         deploy(stub, org, instance.id)
         # No event announces a drain; the sweeper runs every second.
         wait_until(lambda: not runtime(stub, org, instance.id, "state = HEALTHY AND release_id = " + v1.id), "the drain of v1")
@@ -116,9 +116,9 @@ def test_cold_rollback_spawns_and_waits_for_health(stack: Stack, org: str, org_t
 
 def test_failing_health_check_fails_the_deployment_and_keeps_the_previous_one(stub: Stub, org: str) -> None:
     instance = dynamic(stub, org, replicas=2)
-    publish(stub, org, "1.0.0")
+    publish_servable(stub, org, "1.0.0")
     good = deploy(stub, org, instance.id)
-    publish(stub, org, "1.1.0")
+    publish_servable(stub, org, "1.1.0")
     set_params(stub, org, instance.id, {"rollout.simulate": {"fail": "health"}})
 
     bad = deploy(stub, org, instance.id)

@@ -4,7 +4,8 @@
 runtime instances as processes on this machine), `simulated` (sleeps and
 injected failures, for tests), or `package.module:factory` for a driver of
 your own — `factory(settings)` returns an object with the methods of
-`Driver` (server/../workers/drivers/base.py).
+`Driver` (workers/drivers/base.py); tests/drivers/contract.py is the test
+suite it should pass.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def load(settings: Settings) -> Driver:
 
         return SimulatedDriver(settings.driver_delay_ms)
     if name == "local":
-        raise SystemExit("rollout: the local driver is not available in this build; use ROLLOUT_DRIVER=simulated")
+        from workers.drivers.local import LocalDriver
+
+        return LocalDriver.from_settings(settings)
     module, _, attribute = name.partition(":")
     if not module or not attribute:
         raise SystemExit(f"rollout: ROLLOUT_DRIVER={name!r} is not local, simulated or package.module:factory")

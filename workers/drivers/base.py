@@ -1,5 +1,8 @@
 """The driver protocol (docs/drivers.md): what a run asks of the infrastructure.
 
+A driver is chosen by ROLLOUT_DRIVER (workers/drivers/__init__.py) and must
+pass the contract suite in tests/drivers/contract.py.
+
 Every method may be called again for the same deployment or runtime
 instance after a worker died or a backend failed (a run is taken over from
 the step it reached): provisioning must be idempotent, as `terraform apply`
@@ -78,4 +81,9 @@ class Driver(Protocol):
         """Stop it (gracefully, then for good); stopping a stopped one does nothing."""
 
     def reaches(self, runtime: RuntimeInstance) -> bool:
-        """Whether this worker can act on it (a local process runs on one host only)."""
+        """Whether this worker can act on it (a local process runs on one host only). One not started
+        yet (`host` empty) is reached by any worker: stopping it stops whatever boots it here."""
+
+    async def inventory(self) -> list[str]:
+        """Ids of the runtime instances it still runs something for, among those it reaches: the
+        worker stops the ones the database no longer wants (STOPPED, FAILED, or serving elsewhere)."""

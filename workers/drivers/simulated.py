@@ -10,7 +10,6 @@ deployments through ROLLOUT_DRIVER_DELAY_MS.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from server.domain.models import Deployment, RuntimeInstance
@@ -18,11 +17,16 @@ from workers.drivers.base import DriverError, Started, Step
 
 SIMULATE_KEY = "rollout.simulate"
 MAX_DELAY_MS = 600_000
+# The "host" of its runtime instances: no real machine, so that a worker with another driver (the local
+# one, on the same database) never takes them for its processes, nor this driver theirs.
+HOST = "simulated"
 
 
 class SimulatedDriver:
     def __init__(self, delay_ms: int = 0) -> None:
         self.delay_ms = delay_ms
+        # Stopped in this process: no longer healthy (a real driver would find the process gone).
+        self._stopped: set[str] = set()
 
     def _options(self, deployment: Deployment) -> dict[str, Any]:
         options = deployment.params.get(SIMULATE_KEY)
@@ -43,14 +47,18 @@ class SimulatedDriver:
         await self._step(step.deployment, "decommission")
 
     async def start_runtime_instance(self, runtime: RuntimeInstance, step: Step) -> Started:
+        self._stopped.discard(runtime.id)
         await self._step(step.deployment, "health", "spawn_delay_ms")
-        return Started(host=os.uname().nodename, port=0)
+        return Started(host=HOST, port=0)
 
     async def healthy(self, runtime: RuntimeInstance) -> bool:
-        return True
+        return runtime.id not in self._stopped
 
     async def stop_runtime_instance(self, runtime: RuntimeInstance) -> None:
-        return None
+        self._stopped.add(runtime.id)
 
     def reaches(self, runtime: RuntimeInstance) -> bool:
-        return True
+        return runtime.host in ("", HOST)
+
+    async def inventory(self) -> list[str]:
+        return []  # nothing runs

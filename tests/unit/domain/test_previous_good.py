@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.domain.errors import FailedPrecondition
-from server.domain.models import Deployment, Release, ReleaseState, Status
+from server.domain.models import Deployment, Kind, Release, ReleaseState, Status
+from server.domain.releases import RELEASE_NOT_SERVABLE
 from server.domain.rollback import NO_ROLLBACK_TARGET, SOURCE_IS_ACTIVE, check_source, message, previous_good
 from tests.unit import factories as make
 
@@ -91,3 +92,17 @@ def test_the_reason_is_in_the_message() -> None:
     source = run("d1")
     assert message(source) == "Rollback to deployment d1 (v1.0.0)"
     assert message(source, "INC-7 checkout errors") == "Rollback to deployment d1 (v1.0.0): INC-7 checkout errors"
+
+
+def test_a_dynamic_instance_skips_runs_whose_release_it_cannot_serve() -> None:
+    serve = {"serve": {"command": ["./serve"], "timeout_seconds": 60.0}}
+    instance = make.instance(kind=Kind.DYNAMIC, replicas=1, active_deployment_id="d3")
+    runs = [
+        (run("d3", "3.0.0"), make.release("3.0.0", manifest=serve)),
+        (run("d2", "2.0.0"), make.release("2.0.0")),  # published before bundles: a plain artifact
+        (run("d1"), make.release(manifest=serve)),
+    ]
+    assert previous_good(runs, instance).id == "d1"
+    with pytest.raises(FailedPrecondition) as refused:
+        check_source(runs[1][0], runs[1][1], instance)
+    assert refused.value.reason == RELEASE_NOT_SERVABLE

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from server.domain.errors import FailedPrecondition
-from server.domain.models import Release, ReleaseState
+from server.domain.models import Kind, Release, ReleaseState
 from server.domain.releases import (
     ARTIFACT_GONE,
     NO_MATCHING_RELEASE,
     RELEASE_BUNDLE_MISMATCH,
     RELEASE_NOT_READY,
+    RELEASE_NOT_SERVABLE,
     check_deployable,
+    check_servable,
     newest_matching,
 )
 from server.domain.semver import InvalidVersion
@@ -171,3 +173,23 @@ def test_artifact_gone(state: ReleaseState) -> None:
         check_deployable(release, "webapp")
     assert exc_info.value.reason == ARTIFACT_GONE == "ARTIFACT_GONE"
     assert exc_info.value.message == "the artifact of release r-3 (v1.2.3) is gone from storage"
+
+
+# --- check_servable ---------------------------------------------------------------
+
+SERVABLE = {"serve": {"command": ["./serve"], "timeout_seconds": 60.0}}
+
+
+def test_a_dynamic_instance_needs_a_release_with_a_serve_step() -> None:
+    dynamic = make.instance(kind=Kind.DYNAMIC, replicas=2)
+    check_servable(make.release(manifest=SERVABLE), dynamic)
+    for unservable in (make.release(manifest=None), make.release(manifest={"provision": {"command": ["x"]}})):
+        with pytest.raises(FailedPrecondition) as refused:
+            check_servable(unservable, dynamic)
+        assert refused.value.reason == RELEASE_NOT_SERVABLE
+        assert refused.value.metadata == {"release_id": unservable.id}
+
+
+def test_a_static_instance_takes_any_release() -> None:
+    check_servable(make.release(manifest=None), make.instance())
+    check_servable(make.release(manifest=SERVABLE), make.instance())
