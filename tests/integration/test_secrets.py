@@ -120,7 +120,12 @@ def test_a_server_without_a_key_refuses_values_stores_nothing_and_burns_no_reque
 ) -> None:
     instance = create_instance(stub, org)
     _set(stub, org, instance.id, {"kept": "k"})
-    process, address = stack.start_server(ROLLOUT_SECRETS_KEY="", ROLLOUT_DATA_DIR=str(tmp_path / "no-key"))
+    # A data folder with no key file in it, and the session's artifact store (its default is under the data folder).
+    process, address = stack.start_server(
+        ROLLOUT_SECRETS_KEY="",
+        ROLLOUT_DATA_DIR=str(tmp_path / "no-key"),
+        ROLLOUT_ARTIFACT_STORE=(stack.workdir / "data" / "artifacts").as_uri(),
+    )
     value = f"v-{uuid.uuid4().hex}"
     try:
         with grpc.insecure_channel(address) as channel:
