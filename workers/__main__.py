@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from arq.worker import Worker
 from redis.exceptions import RedisError
@@ -38,11 +39,16 @@ class RidingWorker(Worker):
     _wake: asyncio.Event | None = None
     _listener: asyncio.Task[None] | None = None
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # arq's loop would sleep out the rest of its interval after every iteration, woken or not:
+        # the wait is in _poll_iteration instead, and a wake-up ends it.
+        self._interval, self.poll_delay_s = self.poll_delay_s, 0
+
     async def _poll_iteration(self) -> None:
         if self._wake is None:
             self._wake = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(self._wake))
-            self._interval, self.poll_delay_s = self.poll_delay_s, 0  # the wait is below, and a wake-up ends it
         self._wake.clear()
         try:
             await super()._poll_iteration()
