@@ -1,4 +1,4 @@
-"""`python -m bench [--smoke] [--durable] [--out FILE]`: measure, print the table, write JSON."""
+"""`python -m bench [--smoke | --quick] [--durable] [--out FILE]`: measure, print the table, write JSON."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from bench import overhead
+from bench import counters, overhead
 from bench.harness import Harness
 from bench.scenarios import Floor, Product, measure
 from bench.stats import Result, compared, table
@@ -28,20 +29,27 @@ class Sizes:
     iterations: int
     flows: int
     warmup: int
-    history: int
+    history: tuple[int, ...]  # ListDeployments "last good" over each of these many past deployments
     watchers: int
     fan_outs: int
+    idle_seconds: float  # how long idle CPU is sampled
+    counted_flows: int  # flows whose round trips are counted
 
 
-FULL = Sizes(iterations=300, flows=200, warmup=20, history=100_000, watchers=1000, fan_outs=5)
-SMOKE = Sizes(iterations=10, flows=5, warmup=2, history=1_000, watchers=20, fan_outs=1)
+FULL = Sizes(300, 200, 20, (10_000, 100_000, 1_000_000), 1000, 5, 5.0, 5)
+# Modest sizes for a shared machine: the same rows, fewer samples.
+QUICK = Sizes(100, 60, 10, (10_000, 100_000), 1000, 3, 3.0, 3)
+SMOKE = Sizes(10, 5, 2, (1_000,), 20, 1, 0.5, 1)
 MANY = 32
 
 
-async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, float]]:
+async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, Any]]:
     floor, product = Floor(harness.floor), Product(harness)
     await product.prepare(MANY)
     results: list[Result] = []
+    extra: dict[str, object] = {}
+    idle = {"worker": harness.worker_pid, "floor worker": harness.floor_worker_pid}
+    extra["idle_cpu_percent"] = await counters.idle_cpu(idle, sizes.idle_seconds)
 
     async def both(name: str, clients: int, iterations: int, op, base: Result) -> None:  # type: ignore[no-untyped-def]
         results.append(compared(await measure(name, clients, iterations, sizes.warmup, op), base))
@@ -56,13 +64,24 @@ async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, f
         await both("(a) RollbackDeployment", c, sizes.iterations, product.rollback, floor_tx[c])
     for c in (1, MANY):
         per_client = sizes.flows if c == 1 else max(2, sizes.flows // 10)
+        before = counters.pickup(harness.metrics_dir)
         await both("(b) rollback → approve → COMPLETED (full flow)", c, per_client, product.full_flow, floor_flow[c])
+        after = counters.pickup(harness.metrics_dir)
+        jobs = after[1] - before[1]
+        extra[f"pickup_mean_ms_{c}"] = 1000 * (after[0] - before[0]) / jobs if jobs else 0.0
+    extra["round_trips_full_flow"] = await counters.round_trips(
+        harness.dsn, harness.pg_log, lambda: product.full_flow(0, 0), sizes.counted_flows)
+    extra["round_trips_rollback"] = await counters.round_trips(
+        harness.dsn, harness.pg_log, lambda: product.rollback(0, 0), sizes.counted_flows)
     for c in (1, MANY):
         await both("(c) idempotent replay", c, sizes.iterations, product.replay, floor_tx[c])
-    history = await product.seed_history(harness.env["ROLLOUT_DATABASE_URL"], sizes.history)
-    for c in (1, MANY):
-        await both(f"(d) ListDeployments last good, {sizes.history:,} rows", c, sizes.iterations,
-                   product.last_good(history), floor_tx[c])
+    seeded = 0
+    for rows in sizes.history:
+        history = await product.seed_history(harness.env["ROLLOUT_DATABASE_URL"], rows - seeded)
+        seeded = rows
+        for c in (1, MANY):
+            await both(f"(d) ListDeployments last good, {rows:,} rows", c, sizes.iterations,
+                       product.last_good(history), floor_tx[c])
 
     floor_fan = [await floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
     product_fan, memory = [], []
@@ -72,7 +91,7 @@ async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, f
         memory.append(kib)
     fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
     results += [fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
-    extra = {"server_kib_per_1000_streams": sorted(memory)[len(memory) // 2] * 1000}
+    extra["server_kib_per_1000_streams"] = sorted(memory)[len(memory) // 2] * 1000
     return results, extra
 
 
@@ -115,10 +134,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: keeps the benchmark working in CI")
+    parser.add_argument("--quick", action="store_true", help="fewer samples, 10k and 100k history rows: for a shared machine")
     parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync on (slower on shared VMs)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     # SIGTERM unwinds like Ctrl-C, so the servers and workers the harness started are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="rollout-bench-") as workdir:
@@ -143,11 +163,17 @@ def main() -> None:
         f" = {extra['report_us']:.0f} µs — {extra['report_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment"
         " at its p50 (goal ≤ 5%)"
     )
+    flow_trips, rollback_trips = extra["round_trips_full_flow"], extra["round_trips_rollback"]
+    print(f"PostgreSQL round trips (counted): full flow {flow_trips['median']}, RollbackDeployment {rollback_trips['median']}")
+    print(f"job pickup (enqueue → start, mean): {extra['pickup_mean_ms_1']:.2f} ms at 1 client,"
+          f" {extra[f'pickup_mean_ms_{MANY}']:.2f} ms at {MANY}")
+    print("idle CPU, % of a core: " + ", ".join(f"{k} {v:.1f}" for k, v in extra["idle_cpu_percent"].items()))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},
         "versions": {name: version(name) for name in ("grpcio", "sqlalchemy", "asyncpg", "arq", "cedarpy")},
         "smoke": args.smoke,
+        "quick": args.quick,
         "durable": args.durable,
         "seconds": round(time.monotonic() - started, 1),
         "results": [r.as_dict() for r in results],

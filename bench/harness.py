@@ -36,10 +36,17 @@ class Harness:
     floor: str = ""
     token: str = ""
     server_pid: int = 0
+    worker_pid: int = 0
+    floor_worker_pid: int = 0
+    pg_log: Path = Path()
+    metrics_dir: Path = Path()
 
     def start(self) -> None:
         pg = self.stack.enter_context(EmbeddedPostgres(self.workdir / "postgres", durable=self.durable))
         valkey = self.stack.enter_context(EmbeddedValkey())
+        self.pg_log = pg.log_file
+        self.metrics_dir = self.workdir / "metrics"
+        self.metrics_dir.mkdir()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_")}
         self.env.update(
             ROLLOUT_DATABASE_URL=pg.url,
@@ -47,6 +54,8 @@ class Harness:
             ROLLOUT_DATA_DIR=str(self.workdir / "data"),
             ROLLOUT_DB_POOL_SIZE="20",
             ROLLOUT_DRIVER="simulated",
+            # The workers' job pickup histogram is read from here (bench/counters.py).
+            PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
         )
         migrate(pg.url, ArtifactSettings.from_env(self.env))
         self.token = asyncio.run(_admin_token(pg.url))
@@ -54,9 +63,9 @@ class Harness:
         self.floor = f"127.0.0.1:{free_port()}"
         server = self._spawn("server", [sys.executable, "-m", "server"], ROLLOUT_LISTEN=self.product)
         self.server_pid = server.pid
-        self._spawn("worker", [sys.executable, "-m", "workers"])
+        self.worker_pid = self._spawn("worker", [sys.executable, "-m", "workers"]).pid
         self._spawn("floor-server", [sys.executable, "-m", "bench.floor", "server", self.floor.rsplit(":", 1)[1]])
-        self._spawn("floor-worker", [sys.executable, "-m", "bench.floor", "worker"])
+        self.floor_worker_pid = self._spawn("floor-worker", [sys.executable, "-m", "bench.floor", "worker"]).pid
         _wait_serving(self.product)
         _wait_port(self.floor)
 
@@ -65,6 +74,10 @@ class Harness:
             child = subprocess.Popen(argv, env={**self.env, **extra}, stdout=log, stderr=subprocess.STDOUT)
         self.children.append(child)
         return child
+
+    @property
+    def dsn(self) -> str:
+        return self.env["ROLLOUT_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://", 1)
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.server_pid}/status").read_text().splitlines():

@@ -88,6 +88,7 @@ class Product:
         self.md = (("authorization", f"Bearer {harness.token}"),)
         self.org = ORGANIZATION
         self.targets: list[Target] = []
+        self.history_id = ""
 
     async def _until_done(self, deployment_id: str) -> None:
         stream = self.stub.WatchDeployment(
@@ -163,16 +164,18 @@ class Product:
         return time.perf_counter() - started
 
     async def seed_history(self, database_url: str, rows: int) -> str:
-        """An instance with `rows` past deployments, inserted directly."""
+        """An instance with `rows` more past deployments, inserted directly (the same instance on every call)."""
         target = self.targets[0]
         conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
         try:
             release_id = await conn.fetchval(
                 "SELECT bundle_release_id FROM deployments WHERE id = $1::uuid", target.sources[0]
             )
-            instance = await self.stub.CreateInstance(api.CreateInstanceRequest(organization_id=self.org, instance=pb.Instance(
-                name="history", project="bench", environment="production", bundle="web", kind=pb.Instance.KIND_STATIC)),
-                metadata=self.md)
+            if not self.history_id:
+                instance = await self.stub.CreateInstance(api.CreateInstanceRequest(organization_id=self.org, instance=pb.Instance(
+                    name="history", project="bench", environment="production", bundle="web", kind=pb.Instance.KIND_STATIC)),
+                    metadata=self.md)
+                self.history_id = instance.id
             await conn.execute(
                 """
                 INSERT INTO deployments (id, organization_id, instance_id, action, status, params, md_metadata,
@@ -185,10 +188,10 @@ class Product:
                        now() - make_interval(secs => g), now() - make_interval(secs => g)
                 FROM generate_series(1, $4) AS g
                 """,
-                self.org, instance.id, release_id, rows,
+                self.org, self.history_id, release_id, rows,
             )
             await conn.execute("ANALYZE deployments")
-            return str(instance.id)
+            return self.history_id
         finally:
             await conn.close()
 

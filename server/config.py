@@ -92,8 +92,9 @@ class Settings:
     redis_url: str
     listen: str = DEFAULT_LISTEN
     data_dir: Path = Path(".rollout")
-    # arq polls Redis for jobs; this is the added pickup latency of every job (STYLE #6).
-    poll_delay: float = 0.005
+    # arq polls Redis for jobs this often; an enqueue also wakes the workers at once (workers/__main__.py),
+    # so this bounds only a lost wake-up and a deferred retry, at a fraction of a fast poll's idle CPU.
+    poll_delay: float = 0.25
     # A RUNNING deployment whose worker stops renewing this lease is failed by the reaper.
     lease_seconds: float = 15.0
     # How often the sweeper re-enqueues stalled PENDING deployments and reaps expired leases.

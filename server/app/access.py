@@ -11,6 +11,7 @@ connection serves the whole admission.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -67,11 +68,16 @@ class Access:
         self, organization_id: str, credentials: Credentials, action: str, target: Target, check: Callable[[], V]
     ) -> tuple[Caller, V]:
         async with self.svc.reader.connect() as conn:
-            who = await _authenticate(conn, credentials)
+            folded = await _authenticate_with_instance(conn, credentials, organization_id, target)
+            who = folded[0] if folded is not None else await _authenticate(conn, credentials)
             parsed = check()
             if who.principal.organization_id != organization_id:
                 raise NotFound(f"organization {organization_id} not found")
-            resource = await _resource(conn, organization_id, target)
+            resource: authz.Resource | None
+            if folded is not None:
+                resource = _instance_resource(folded[1], target)
+            else:
+                resource = await _resource(conn, organization_id, target)
             policies = await self._policies(conn, organization_id, who.policy_version)
         if resource is not None and not policies.allows(who.principal, action, resource):
             raise PermissionDenied(f"{who.principal.name} may not {action} on this {resource.type.lower()}")
@@ -94,6 +100,52 @@ class Access:
         return cached
 
 
+_FOLDED = {Scope.INSTANCE: "instance", Scope.DEPLOYMENT: "deployment"}
+
+
+async def _authenticate_with_instance(
+    conn: Any, credentials: Credentials, organization_id: str, target: Target
+) -> tuple[identity.Authenticated, identity.InstanceAttrs | None] | None:
+    """For a bearer token and a call on an instance or a deployment: authentication and the resource
+    lookup in one round trip, checked in the same order as apart. None when the call is not of that
+    shape (then the lookups run one by one)."""
+    header = credentials.authorization
+    kind = _FOLDED.get(target.scope)
+    if kind is None or header is None or not _is_uuid(target.id):
+        return None
+    token = header[len(BEARER) :].strip()
+    if not header.lower().startswith(BEARER) or not token or len(header) > MAX_TOKEN:
+        return None  # _authenticate says why
+    found = await identity.by_token_with_instance(conn, hash_token(token), kind, organization_id, target.id)
+    if found is None:
+        raise Unauthenticated("unknown token")
+    _check_token(found[0])
+    return found
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _instance_resource(row: identity.InstanceAttrs | None, target: Target) -> authz.Resource:
+    if row is None:
+        raise NotFound(f"{_FOLDED[target.scope]} {target.id} not found")
+    return authz.instance(row.id, row.project, row.environment, row.labels, row.bundle)
+
+
+def _check_token(found: identity.Authenticated) -> None:
+    if found.revoked:
+        raise Unauthenticated("this token was revoked")
+    if found.expired:
+        raise Unauthenticated("this token has expired")
+    if found.principal.disabled:
+        raise Unauthenticated("this principal is disabled")
+
+
 async def _authenticate(conn: Any, credentials: Credentials) -> identity.Authenticated:
     header = credentials.authorization
     if header is None and credentials.certificate_name:
@@ -110,12 +162,7 @@ async def _authenticate(conn: Any, credentials: Credentials) -> identity.Authent
     found = await identity.by_token(conn, hash_token(token))
     if found is None:
         raise Unauthenticated("unknown token")
-    if found.revoked:
-        raise Unauthenticated("this token was revoked")
-    if found.expired:
-        raise Unauthenticated("this token has expired")
-    if found.principal.disabled:
-        raise Unauthenticated("this principal is disabled")
+    _check_token(found)
     return found
 
 

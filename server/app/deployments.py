@@ -43,7 +43,12 @@ async def _instance(conn: AsyncConnection, caller: Caller, instance_id: str, loc
 
 async def _lock(conn: AsyncConnection, caller: Caller, deployment_id: str) -> tuple[Instance, Deployment]:
     """The deployment and its instance, locked in the one order (server/store/locking.py)."""
-    found = await locking.deployment(conn, caller.organization_id, deployment_id)
+    found = await _locked(conn, caller, deployment_id)
+    return found.instance, found.deployment
+
+
+async def _locked(conn: AsyncConnection, caller: Caller, deployment_id: str) -> locking.Locked:
+    found = await locking.deployment_locked(conn, caller.organization_id, deployment_id)
     if found is None:
         raise _deployment_not_found(deployment_id)
     return found
@@ -97,13 +102,20 @@ async def _insert_proposal(
     return deployment
 
 
-async def _moves(conn: AsyncConnection, instance: Instance, deployment: Deployment) -> ActiveMove:
-    """For a change that aims to make `deployment` active: from what to what."""
-    active = await store.get_any_org(conn, instance.active_deployment_id) if instance.active_deployment_id else None
+async def _moves(
+    conn: AsyncConnection, instance: Instance, deployment: Deployment, locked: locking.Locked | None = None
+) -> ActiveMove:
+    """For a change that aims to make `deployment` active: from what to what (`locked` read the active
+    deployment's release already)."""
+    if locked is not None:
+        previous_release = locked.active_release_id
+    else:
+        active = await store.get_any_org(conn, instance.active_deployment_id) if instance.active_deployment_id else None
+        previous_release = active.bundle_release_id if active else None
     return ActiveMove(
         previous_deployment_id=instance.active_deployment_id,
         new_deployment_id=deployment.id,
-        previous_release_id=active.bundle_release_id if active else None,
+        previous_release_id=previous_release,
         new_release_id=deployment.bundle_release_id,
     )
 
@@ -146,8 +158,10 @@ async def rollback(
     conn: AsyncConnection, svc: Services, caller: Caller, to: RollbackTo, reason: str = ""
 ) -> Change[Deployment]:
     """A PROPOSED PROVISION that reproduces the source deployment exactly (docs/product.md §3), in one transaction."""
+    locked = None
     if to.source_id:
-        instance, source = await _lock(conn, caller, to.source_id)
+        locked = await _locked(conn, caller, to.source_id)
+        instance, source = locked.instance, locked.deployment
         release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None
         rollback_rules.check_source(source, release, instance)
     else:
@@ -158,7 +172,7 @@ async def rollback(
     proposal = await _insert_proposal(
         conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source, reason), rollback_of=source
     )
-    return Change(proposal, await _moves(conn, instance, proposal))
+    return Change(proposal, await _moves(conn, instance, proposal, locked))
 
 
 async def _past_runs(
@@ -187,7 +201,8 @@ async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, dep
 async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """One approval. The deployment becomes PENDING (and is handed to a worker) once the
     environment's approval rule has enough distinct approvers (separation of duties)."""
-    instance, current = await _lock(conn, caller, deployment_id)
+    locked = await _locked(conn, caller, deployment_id)
+    instance, current = locked.instance, locked.deployment
     transitions.require_proposed(current.status, "approved")
     rule = approval_rules.rule_for(instance.environment, await identity_store.rules(conn, caller.organization_id))
     tally = approval_rules.approve(
@@ -195,7 +210,7 @@ async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployme
     )
     step = transitions.approve(current.status, caller.principal_id, tally)
     await identity_store.record_approval(conn, deployment_id, caller.principal_id)
-    moves = await _moves(conn, instance, current)
+    moves = await _moves(conn, instance, current, locked)
     approved = current
     if step.status is not current.status:
         approved = await store.approve(conn, deployment_id, caller.principal_id)

@@ -21,6 +21,11 @@ SPAWN_JOB = "spawn_runtime_instance"
 DEFAULT_QUEUE = "rollout:queue"
 
 
+def wake_channel(queue_name: str) -> str:
+    """The Redis channel on which an enqueue wakes the workers of `queue_name` (workers/__main__.py)."""
+    return f"{queue_name}:wake"
+
+
 def provision_job_id(deployment_id: str, retry_tag: str = "") -> str:
     """`provision:<id>` on approval; retries add a tag.
 
@@ -55,6 +60,8 @@ class JobQueue:
     async def _enqueue(self, function: str, argument: str, job_id: str) -> None:
         try:
             await self.redis.enqueue_job(function, argument, _job_id=job_id, _queue_name=self.queue_name)
+            # arq stays the queue: the wake-up only saves a worker the rest of its poll interval.
+            await self.redis.publish(wake_channel(self.queue_name), job_id)
         except (RedisError, OSError) as exc:
             # Nothing is lost: PostgreSQL holds the state the job would act on, and the sweeper
             # (or the waiting provision job, for spawns) asks again.

@@ -218,19 +218,16 @@ async def complete(
     deployment to run.
     """
     async with engine.begin() as conn:
-        locked = await locking.deployment(conn, None, deployment.id)
+        locked = await locking.deployment_locked(conn, None, deployment.id)
         assert locked is not None, "deployments are never deleted"
-        instance, _ = locked
-        lease = await store.lease(conn, deployment.id)
-        if lease is None or lease.status is not Status.RUNNING or lease.owner != owner:
+        instance, lease, previous_release = locked.instance, locked.lease, locked.active_release_id
+        if lease.status is not Status.RUNNING or lease.owner != owner:
             return None, await store.first_pending(conn, deployment.instance_id)
-        previous_release = await _release_of(conn, instance.active_deployment_id)
         switched = await _switch_instance(conn, instance, deployment)
         if instance.kind is Kind.DYNAMIC:
             keep = switched.bundle_release_id
             await runtime_store.schedule_drain(conn, instance.id, keep, warm_seconds if keep else 0)
         await _update_quarantine(conn, instance, deployment, previous_release)
-        await store.mark_plans_stale(conn, instance.id, STALE)
         switch = transitions.Switch(
             instance.active_deployment_id,
             switched.active_deployment_id,
@@ -238,7 +235,8 @@ async def complete(
             deployment.version if _pins(deployment) else None,
         )
         step = transitions.complete(Status.RUNNING, switch, done)
-        await store.update(conn, deployment.id, {"status": step.status.value, "lease_owner": None, "lease_expires_at": None})
+        # The planned proposals were planned against what was live before the switch.
+        next_id = await store.end(conn, deployment.id, instance.id, step.status, stale_warning=STALE)
         await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
         await _audit(
             conn,
@@ -254,7 +252,6 @@ async def complete(
                 new_release_id=switched.bundle_release_id,
             ),
         )
-        next_id = await store.first_pending(conn, deployment.instance_id)
     # Committed: the switch happened.
     log.info("run.switch", deployment=deployment.id, instance=instance.id, route_generation=switched.route_generation)
     _observe_completion(deployment)
@@ -327,12 +324,10 @@ async def fail(
     Returns the next PENDING deployment of the instance to run, if any.
     """
     async with engine.begin() as conn:
-        locked = await locking.deployment(conn, None, deployment.id)
+        locked = await locking.deployment_locked(conn, None, deployment.id)
         assert locked is not None, "deployments are never deleted"
-        instance, current = locked
-        lease = await store.lease(conn, deployment.id)
-        if lease is not None and lease.status is Status.RUNNING and lease.owner == owner:
-            return await _fail_locked(conn, instance, current, owner, reason, warm_seconds)
+        if locked.lease.status is Status.RUNNING and locked.lease.owner == owner:
+            return await _fail_locked(conn, locked.instance, locked.deployment, owner, reason, warm_seconds)
         return await store.first_pending(conn, deployment.instance_id)
 
 
@@ -341,16 +336,14 @@ async def _fail_locked(
 ) -> str | None:
     log.info("run.fail", deployment=deployment.id, instance=instance.id, reason=reason[:200])
     step = transitions.fail(Status.RUNNING, reason)
-    await store.update(
-        conn, deployment.id, {"status": step.status.value, "error": reason, "lease_owner": None, "lease_expires_at": None}
-    )
+    next_id = await store.end(conn, deployment.id, instance.id, step.status, error=reason)
     await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
     await _audit(conn, deployment, owner, reason[:200], AuditEntry("deployment.fail", f"deployments/{deployment.id}"))
     if instance.kind is Kind.DYNAMIC:
         # Instances spawned for the failed release are not serving: they drain after the warm window.
         live_release = await _release_of(conn, instance.active_deployment_id)
         await runtime_store.schedule_drain(conn, instance.id, live_release, warm_seconds)
-    return await store.first_pending(conn, deployment.instance_id)
+    return next_id
 
 
 async def _audit(conn: AsyncConnection, deployment: Deployment, owner: str, outcome: str, entry: AuditEntry) -> None:

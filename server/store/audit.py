@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.audit import AuditEntry, AuditRecord, canonical
 from server.domain.listing import Cursor, Term
+from server.store import sql
 from server.store.paging import keyset
 from server.store.tables import audit_events
 
@@ -52,7 +53,19 @@ async def append(
         reason=entry.reason,
     )
     values = {k: v for k, v in record.__dict__.items() if k != "sequence"}
-    await conn.execute(audit_events.insert().values(**values, pending_body=canonical(record)))
+    values["pending_body"] = canonical(record)
+    await (await sql.raw(conn)).execute(_insert(tuple(values)), *values.values())
+
+
+_INSERTS: dict[tuple[str, ...], str] = {}
+
+
+def _insert(names: tuple[str, ...]) -> str:
+    statement = _INSERTS.get(names)
+    if statement is None:
+        placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+        statement = _INSERTS[names] = f"INSERT INTO audit_events ({', '.join(names)}) VALUES ({placeholders})"
+    return statement
 
 
 async def list_page(

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import Action, Deployment, Status
+from server.store import sql
 from server.store.paging import keyset
 from server.store.tables import approve_order, deployments
 
 
-def to_deployment(row: sa.Row[Any] | sa.RowMapping) -> Deployment:
+def to_deployment(row: sa.Row[Any] | sa.RowMapping | Any) -> Deployment:
     m = row._mapping if isinstance(row, sa.Row) else row
     return Deployment(
         id=m["id"],
@@ -42,29 +43,39 @@ def to_deployment(row: sa.Row[Any] | sa.RowMapping) -> Deployment:
     )
 
 
+# The hot path's statements are plain asyncpg (server/store/sql.py), prepared once per connection.
+_COLUMNS = sql.columns(deployments)
+_INSERTS: dict[tuple[str, ...], str] = {}
+
+
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Deployment:
-    row = (await conn.execute(deployments.insert().values(**values).returning(deployments))).one()
+    names = tuple(values)
+    statement = _INSERTS.get(names)
+    if statement is None:
+        placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+        statement = f"INSERT INTO deployments ({', '.join(names)}) VALUES ({placeholders}) RETURNING {_COLUMNS}"
+        _INSERTS[names] = statement
+    args = [sql.dumps(v) if sql.is_json(deployments.c[k]) else v for k, v in values.items()]
+    row = await (await sql.raw(conn)).fetchrow(statement, *args)
+    assert row is not None
     return to_deployment(row)
 
 
-# Built once: constructing Core statements per call is a measurable share of an RPC's CPU (README, Performance).
-_GET = sa.select(deployments).where(
-    deployments.c.id == sa.bindparam("id"), deployments.c.organization_id == sa.bindparam("org")
-)
-_GET_LOCKED = _GET.with_for_update()
-_GET_ANY_ORG = sa.select(deployments).where(deployments.c.id == sa.bindparam("id"))
+_GET = f"SELECT {_COLUMNS} FROM deployments WHERE id = $1 AND organization_id = $2"
+_GET_LOCKED = _GET + " FOR UPDATE"
+_GET_ANY_ORG = f"SELECT {_COLUMNS} FROM deployments WHERE id = $1"
 
 
 async def get(
     conn: AsyncConnection, organization_id: str, deployment_id: str, lock: bool = False
 ) -> Deployment | None:
-    row = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": deployment_id, "org": organization_id})).first()
+    row = await (await sql.raw(conn)).fetchrow(_GET_LOCKED if lock else _GET, deployment_id, organization_id)
     return to_deployment(row) if row else None
 
 
 async def get_any_org(conn: AsyncConnection, deployment_id: str) -> Deployment | None:
     """For workers, which act on ids they were handed by the control plane itself."""
-    row = (await conn.execute(_GET_ANY_ORG, {"id": deployment_id})).first()
+    row = await (await sql.raw(conn)).fetchrow(_GET_ANY_ORG, deployment_id)
     return to_deployment(row) if row else None
 
 
@@ -114,17 +125,53 @@ async def update(conn: AsyncConnection, deployment_id: str, values: dict[str, An
     return to_deployment(row)
 
 
+_APPROVE = f"""
+UPDATE deployments SET status = 'PENDING', decided_by = $2, decide_time = now(),
+    approve_order = nextval('{approve_order.name}'), update_time = now()
+WHERE id = $1 RETURNING {_COLUMNS}
+"""
+
+
 async def approve(conn: AsyncConnection, deployment_id: str, decided_by: str) -> Deployment:
-    return await update(
-        conn,
-        deployment_id,
-        {
-            "status": Status.PENDING.value,
-            "decided_by": decided_by,
-            "decide_time": sa.func.now(),
-            "approve_order": approve_order.next_value(),
-        },
+    row = await (await sql.raw(conn)).fetchrow(_APPROVE, deployment_id, decided_by)
+    assert row is not None
+    return to_deployment(row)
+
+
+# With the run's end: (for a switch) the instance's planned proposals marked stale, and the
+# instance's first PENDING deployment (read from the statement's snapshot: the ended one was RUNNING).
+_END = """
+WITH stale AS (
+    UPDATE deployments
+    SET plan = plan || jsonb_build_object(
+            'stale', true, 'warnings', coalesce(plan->'warnings', '[]'::jsonb) || to_jsonb(CAST($5 AS text)))
+    WHERE $4 AND instance_id = $6 AND status = 'PROPOSED' AND plan IS NOT NULL
+      AND NOT coalesce((plan->>'stale')::boolean, false)
+), ended AS (
+    UPDATE deployments SET status = $2, error = coalesce($3, error), lease_owner = NULL, lease_expires_at = NULL,
+        update_time = now()
+    WHERE id = $1
+)
+SELECT (SELECT id::text FROM deployments WHERE instance_id = $6 AND status = 'PENDING'
+        ORDER BY approve_order LIMIT 1) AS next_pending
+"""
+
+
+async def end(
+    conn: AsyncConnection,
+    deployment_id: str,
+    instance_id: str,
+    status: Status,
+    error: str | None = None,
+    stale_warning: str | None = None,
+) -> str | None:
+    """The run is over (COMPLETED, or FAILED with `error`): the lease ends with it. With `stale_warning`
+    the instance's planned proposals are marked stale (mark_plans_stale). Returns the first PENDING
+    deployment of the instance."""
+    next_id: str | None = await (await sql.raw(conn)).fetchval(
+        _END, deployment_id, status.value, error, stale_warning is not None, stale_warning or "", instance_id
     )
+    return next_id
 
 
 async def reject(conn: AsyncConnection, deployment_id: str, status: Status, decided_by: str, reason: str) -> Deployment:
@@ -141,31 +188,24 @@ async def reject(conn: AsyncConnection, deployment_id: str, status: Status, deci
     )
 
 
-_RUNNING_AND_HEAD = sa.text(
-    """
-    SELECT (SELECT id FROM deployments WHERE instance_id = :instance_id AND status = 'RUNNING') AS running,
-           (SELECT id FROM deployments WHERE instance_id = :instance_id AND status = 'PENDING'
+_RUNNING_AND_HEAD = """
+    SELECT (SELECT id::text FROM deployments WHERE instance_id = $1 AND status = 'RUNNING') AS running,
+           (SELECT id::text FROM deployments WHERE instance_id = $1 AND status = 'PENDING'
             ORDER BY approve_order LIMIT 1) AS head
-    """
-)
+"""
 
 
 async def running_and_first_pending(conn: AsyncConnection, instance_id: str) -> tuple[str | None, str | None]:
     """The RUNNING deployment of the instance and its first PENDING one, in one round trip."""
-    row = (await conn.execute(_RUNNING_AND_HEAD, {"instance_id": instance_id})).one()
-    return (str(row.running) if row.running else None, str(row.head) if row.head else None)
+    row = await (await sql.raw(conn)).fetchrow(_RUNNING_AND_HEAD, instance_id)
+    assert row is not None
+    return row["running"], row["head"]
 
 
 async def first_pending(conn: AsyncConnection, instance_id: str) -> str | None:
     """The PENDING deployment of the instance that was approved first."""
-    return (
-        await conn.execute(
-            sa.select(deployments.c.id)
-            .where(deployments.c.instance_id == instance_id, deployments.c.status == Status.PENDING.value)
-            .order_by(deployments.c.approve_order)
-            .limit(1)
-        )
-    ).scalar()
+    found: str | None = await (await sql.raw(conn)).fetchval(_FIRST_PENDING, instance_id)
+    return found
 
 
 # The run step recorded once the driver step is done (with the PROVISIONED event): a run taken
@@ -177,17 +217,17 @@ def _lease_until(lease_seconds: float) -> sa.ColumnElement[Any]:
     return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds)
 
 
+_START = f"""
+UPDATE deployments SET status = 'RUNNING', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+    attempt = 1, update_time = now()
+WHERE id = $1 RETURNING {_COLUMNS}
+"""
+
+
 async def start(conn: AsyncConnection, deployment_id: str, lease_owner: str, lease_seconds: float) -> Deployment:
-    return await update(
-        conn,
-        deployment_id,
-        {
-            "status": Status.RUNNING.value,
-            "lease_owner": lease_owner,
-            "lease_expires_at": _lease_until(lease_seconds),
-            "attempt": 1,
-        },
-    )
+    row = await (await sql.raw(conn)).fetchrow(_START, deployment_id, lease_owner, lease_seconds)
+    assert row is not None
+    return to_deployment(row)
 
 
 @dataclass(frozen=True)
@@ -257,6 +297,7 @@ class Lease:
     attempt: int
 
 
+_FIRST_PENDING = "SELECT id::text FROM deployments WHERE instance_id = $1 AND status = 'PENDING' ORDER BY approve_order LIMIT 1"
 _LEASE = sa.select(
     deployments.c.status,
     deployments.c.lease_owner,

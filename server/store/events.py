@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.deployments import TERMINAL
 from server.domain.models import Event, EventType, NewEvent, Status
+from server.store import sql
 from server.store.tables import deployment_events
 
 CHANNEL = "rollout_events"
@@ -27,54 +28,50 @@ PAGE_SIZE = 1000
 
 # A deployment whose terminal event is recorded takes no more events (`events_closed`): a late
 # result (a spawn that finishes after its deployment FAILED) cannot extend a finished stream.
-_APPEND = sa.text(
-    """
+_APPEND = """
     WITH d AS (
-        UPDATE deployments SET event_seq = event_seq + :n, events_closed = :closes
-        WHERE id = :deployment_id AND NOT events_closed RETURNING event_seq
+        UPDATE deployments SET event_seq = event_seq + $1, events_closed = $10
+        WHERE id = $2 AND NOT events_closed RETURNING event_seq
     ), i AS (
-        UPDATE instances SET event_seq = instances.event_seq + :n FROM d
-        WHERE instances.id = :instance_id RETURNING instances.event_seq
+        UPDATE instances SET event_seq = instances.event_seq + $1 FROM d
+        WHERE instances.id = $3 RETURNING instances.event_seq
     ), rows AS (
         INSERT INTO deployment_events (deployment_id, sequence, organization_id, instance_id,
                                        instance_sequence, type, status, message, progress_done, progress_total)
-        SELECT CAST(:deployment_id AS uuid), d.event_seq - :n + e.ord, :organization_id, CAST(:instance_id AS uuid),
-               i.event_seq - :n + e.ord, e.type, e.status, e.message, e.done, e.total
-        FROM d, i, unnest(CAST(:types AS text[]), CAST(:statuses AS text[]), CAST(:messages AS text[]),
-                          CAST(:dones AS int[]), CAST(:totals AS int[]))
+        SELECT CAST($2 AS uuid), d.event_seq - $1 + e.ord, $4, CAST($3 AS uuid),
+               i.event_seq - $1 + e.ord, e.type, e.status, e.message, e.done, e.total
+        FROM d, i, unnest(CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS text[]),
+                          CAST($8 AS int[]), CAST($9 AS int[]))
                    WITH ORDINALITY AS e(type, status, message, done, total, ord)
         RETURNING *
     )
-    SELECT rows.*, pg_notify(:channel, json_build_object(
+    SELECT rows.*, pg_notify($11, json_build_object(
         'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
         's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
         'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
         'ct', rows.create_time)::text) AS notified
     FROM rows ORDER BY rows.sequence
     """
-)
 
 
-_APPEND_TO_INSTANCE = sa.text(
-    """
+_APPEND_TO_INSTANCE = """
     WITH i AS (
-        UPDATE instances SET event_seq = event_seq + :n WHERE id = :instance_id RETURNING event_seq
+        UPDATE instances SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq
     ), rows AS (
         INSERT INTO deployment_events (organization_id, instance_id, instance_sequence, type, message,
                                        progress_done, progress_total)
-        SELECT :organization_id, CAST(:instance_id AS uuid), i.event_seq - :n + e.ord, e.type, e.message, e.done, e.total
-        FROM i, unnest(CAST(:types AS text[]), CAST(:messages AS text[]), CAST(:dones AS int[]), CAST(:totals AS int[]))
+        SELECT $3, CAST($2 AS uuid), i.event_seq - $1 + e.ord, e.type, e.message, e.done, e.total
+        FROM i, unnest(CAST($4 AS text[]), CAST($5 AS text[]), CAST($6 AS int[]), CAST($7 AS int[]))
                    WITH ORDINALITY AS e(type, message, done, total, ord)
         RETURNING *
     )
-    SELECT rows.*, pg_notify(:channel, json_build_object(
+    SELECT rows.*, pg_notify($8, json_build_object(
         'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
         's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
         'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
         'ct', rows.create_time)::text) AS notified
     FROM rows ORDER BY rows.instance_sequence
     """
-)
 
 
 def to_event(m: Any) -> Event:
@@ -100,53 +97,50 @@ async def append(
     Returns them with their sequences; returns nothing, recording nothing, if the deployment's
     terminal event is already recorded.
     """
-    rows = await conn.execute(
+    rows = await (await sql.raw(conn)).fetch(
         _APPEND,
-        {
-            "n": len(events),
-            "deployment_id": deployment_id,
-            "instance_id": instance_id,
-            "organization_id": organization_id,
-            "types": [e.type.value for e in events],
-            "statuses": [e.status.value for e in events],
-            "messages": [e.message[:MAX_MESSAGE] for e in events],
-            "dones": [e.progress_done for e in events],
-            "totals": [e.progress_total for e in events],
-            "closes": any(e.status in TERMINAL for e in events),
-            "channel": CHANNEL,
-        },
+        len(events),
+        deployment_id,
+        instance_id,
+        organization_id,
+        [e.type.value for e in events],
+        [e.status.value for e in events],
+        [e.message[:MAX_MESSAGE] for e in events],
+        [e.progress_done for e in events],
+        [e.progress_total for e in events],
+        any(e.status in TERMINAL for e in events),
+        CHANNEL,
     )
-    return [to_event(r._mapping) for r in rows]
+    return [to_event(r) for r in rows]
 
 
 async def append_to_instance(
     conn: AsyncConnection, organization_id: str, instance_id: str, events: list[NewEvent]
 ) -> list[Event]:
     """Record events of the instance itself (no deployment): WatchInstance shows them."""
-    rows = await conn.execute(
+    rows = await (await sql.raw(conn)).fetch(
         _APPEND_TO_INSTANCE,
-        {
-            "n": len(events),
-            "instance_id": instance_id,
-            "organization_id": organization_id,
-            "types": [e.type.value for e in events],
-            "messages": [e.message[:MAX_MESSAGE] for e in events],
-            "dones": [e.progress_done for e in events],
-            "totals": [e.progress_total for e in events],
-            "channel": CHANNEL,
-        },
+        len(events),
+        instance_id,
+        organization_id,
+        [e.type.value for e in events],
+        [e.message[:MAX_MESSAGE] for e in events],
+        [e.progress_done for e in events],
+        [e.progress_total for e in events],
+        CHANNEL,
     )
-    return [to_event(r._mapping) for r in rows]
+    return [to_event(r) for r in rows]
+
+
+_AFTER = f"""
+SELECT {sql.columns(deployment_events)} FROM deployment_events
+WHERE deployment_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3
+"""
 
 
 async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = PAGE_SIZE) -> list[Event]:
-    rows = await conn.execute(
-        sa.select(deployment_events)
-        .where(deployment_events.c.deployment_id == deployment_id, deployment_events.c.sequence > sequence)
-        .order_by(deployment_events.c.sequence)
-        .limit(limit)
-    )
-    return [to_event(r._mapping) for r in rows]
+    rows = await (await sql.raw(conn)).fetch(_AFTER, deployment_id, sequence, limit)
+    return [to_event(r) for r in rows]
 
 
 async def after_on_instance(

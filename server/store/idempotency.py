@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.store.tables import idempotency_keys
+from server.store import sql
 
 # A stored error: its code, reason, message and metadata (server/domain/errors.py).
 StoredError = tuple[str, str, str, dict[str, str]]
@@ -37,40 +36,36 @@ async def claim(
     commits (then False) or rolls back (then True): that is how repeats of a
     running request wait for the first one.
     """
-    values: dict[str, object] = {
-        "organization_id": organization_id,
-        "key": key,
-        "method": method,
-        "fingerprint": fingerprint,
-        "expire_time": sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, retention_seconds),
-    }
-    if error is not None:
-        values.update(error_code=error[0], error_reason=error[1], error_message=error[2], error_metadata=error[3])
-    result = await conn.execute(
-        pg_insert(idempotency_keys).values(**values).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    code, reason, message, metadata = error if error is not None else (None, None, None, None)
+    claimed = await (await sql.raw(conn)).fetchval(
+        _CLAIM, organization_id, key, method, fingerprint, float(retention_seconds),
+        code, reason, message, sql.dumps(metadata) if metadata is not None else None,
     )
-    return result.first() is not None
+    return claimed is not None
+
+
+# Plain asyncpg (server/store/sql.py): every mutating RPC with a key runs these.
+_CLAIM = """
+INSERT INTO idempotency_keys (organization_id, key, method, fingerprint, expire_time,
+                              error_code, error_reason, error_message, error_metadata)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7, $8, $9)
+ON CONFLICT DO NOTHING RETURNING key
+"""
+_STORE = "UPDATE idempotency_keys SET response = $3 WHERE organization_id = $1 AND key = $2"
+_GET = """
+SELECT method, fingerprint, response, error_code, error_reason, error_message, error_metadata
+FROM idempotency_keys WHERE organization_id = $1 AND key = $2
+"""
 
 
 async def store_response(conn: AsyncConnection, organization_id: str, key: str, response: bytes) -> None:
-    await conn.execute(
-        idempotency_keys.update()
-        .where(idempotency_keys.c.organization_id == organization_id, idempotency_keys.c.key == key)
-        .values(response=response)
-    )
+    await (await sql.raw(conn)).execute(_STORE, organization_id, key, response)
 
 
 async def get(conn: AsyncConnection, organization_id: str, key: str) -> StoredKey | None:
-    row = (
-        await conn.execute(
-            sa.select(idempotency_keys).where(
-                idempotency_keys.c.organization_id == organization_id, idempotency_keys.c.key == key
-            )
-        )
-    ).first()
-    if row is None:
+    m = await (await sql.raw(conn)).fetchrow(_GET, organization_id, key)
+    if m is None:
         return None
-    m = row._mapping
     error = None
     if m["error_code"] is not None:
         error = (m["error_code"], m["error_reason"] or "", m["error_message"] or "", dict(m["error_metadata"] or {}))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor
 from server.domain.models import ApprovalRule, Principal, PrincipalKind
+from server.store import sql
 from server.store.db import unique
 from server.store.paging import keyset
 from server.store.tables import (
@@ -28,7 +29,7 @@ from server.store.tables import (
 
 
 def to_principal(row: Any) -> Principal:
-    m = row._mapping
+    m = row._mapping if isinstance(row, sa.Row) else row
     return Principal(
         id=m["id"],
         organization_id=m["organization_id"],
@@ -79,6 +80,51 @@ async def by_token(conn: AsyncConnection, token_hash: str) -> Authenticated | No
     if row is None:
         return None
     return Authenticated(to_principal(row), bool(row.expired), bool(row.revoked), int(row.policy_version))
+
+
+# The guard's two lookups in one round trip (plain asyncpg, server/store/sql.py): the token's
+# principal, and the attributes of the instance the call names, directly or through a deployment.
+_RESOURCE_OF = {
+    "instance": "SELECT x.id::text AS id, x.project, x.environment, x.labels, x.bundle FROM instances x"
+    " WHERE x.organization_id = $2 AND x.id = $3::uuid",
+    "deployment": "SELECT x.id::text AS id, x.project, x.environment, x.labels, x.bundle"
+    " FROM deployments d JOIN instances x ON x.id = d.instance_id WHERE d.organization_id = $2 AND d.id = $3::uuid",
+}
+_BY_TOKEN_WITH = {
+    kind: f"""
+    SELECT {sql.columns(principals, "p")}, t.expire_time <= now() AS expired, t.revoked, o.policy_version,
+           r.id AS r_id, r.project AS r_project, r.environment AS r_environment, r.labels AS r_labels,
+           r.bundle AS r_bundle
+    FROM tokens t JOIN principals p ON p.id = t.principal_id JOIN organizations o ON o.id = p.organization_id
+    LEFT JOIN LATERAL ({resource}) r ON true
+    WHERE t.hash = $1
+    """
+    for kind, resource in _RESOURCE_OF.items()
+}
+
+
+@dataclass(frozen=True)
+class InstanceAttrs:
+    id: str
+    project: str
+    environment: str
+    labels: dict[str, str]
+    bundle: str
+
+
+async def by_token_with_instance(
+    conn: AsyncConnection, token_hash: str, kind: str, organization_id: str, target_id: str
+) -> tuple[Authenticated, InstanceAttrs | None] | None:
+    """`by_token`, and in the same round trip what `instance_for` (kind "instance") or
+    `instance_of_deployment` (kind "deployment") would find. `target_id` must be a UUID."""
+    row = await (await sql.raw(conn)).fetchrow(_BY_TOKEN_WITH[kind], token_hash, organization_id, target_id)
+    if row is None:
+        return None
+    who = Authenticated(to_principal(row), bool(row["expired"]), bool(row["revoked"]), int(row["policy_version"]))
+    attrs = None
+    if row["r_id"] is not None:
+        attrs = InstanceAttrs(row["r_id"], row["r_project"], row["r_environment"], row["r_labels"], row["r_bundle"])
+    return who, attrs
 
 
 async def by_name(conn: AsyncConnection, organization_id: str, name: str) -> Authenticated | None:

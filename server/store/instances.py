@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import Instance, Kind
+from server.store import sql
 from server.store.db import unique
 from server.store.paging import keyset
 from server.store.tables import instance_secrets, instances, release_quarantines
@@ -29,8 +30,8 @@ _quarantined = (
 )
 
 
-def to_instance(row: sa.Row[Any]) -> Instance:
-    m = row._mapping
+def to_instance(row: sa.Row[Any] | Any) -> Instance:
+    m = row._mapping if isinstance(row, sa.Row) else row
     return Instance(
         id=m["id"],
         organization_id=m["organization_id"],
@@ -58,6 +59,15 @@ def to_instance(row: sa.Row[Any]) -> Instance:
 
 
 NAME_TAKEN = "uq_instances_name"
+
+# The same row for plain asyncpg (server/store/sql.py), from `instances AS x`.
+SELECT_LIST = (
+    sql.columns(instances, "x")
+    + ", coalesce((SELECT array_agg(s.name ORDER BY s.name) FROM instance_secrets s WHERE s.instance_id = x.id),"
+    " '{}'::text[]) AS secret_names"
+    + ", coalesce((SELECT array_agg(q.release_id::text ORDER BY q.create_time) FROM release_quarantines q"
+    " WHERE q.instance_id = x.id), '{}'::text[]) AS quarantined_release_ids"
+)
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Instance:

@@ -20,12 +20,15 @@ updates one deployment row and waits for nothing else.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.domain.models import Deployment, Instance
+from server.domain.models import Deployment, Instance, Status
 from server.store import deployments as deployment_store
 from server.store import instances as instance_store
+from server.store import sql
 from server.store.tables import deployments, instances
 
 _INSTANCES_IN_ORDER = (
@@ -34,7 +37,30 @@ _INSTANCES_IN_ORDER = (
     .order_by(instances.c.id)
     .with_for_update()
 )
-_INSTANCE_OF_DEPLOYMENT = sa.select(deployments.c.instance_id).where(deployments.c.id == sa.bindparam("id"))
+# Steps 2 and 3 in one round trip: the materialized CTE locks the instance row when the outer
+# query reads it, before the outer FOR UPDATE locks the deployment row.
+# With them: the release of the instance's active deployment, and the deployment's lease.
+_DEPLOYMENT = f"""
+WITH i AS MATERIALIZED (
+    SELECT {instance_store.SELECT_LIST},
+           (SELECT a.bundle_release_id::text FROM deployments a WHERE a.id = x.active_deployment_id) AS active_release_id
+    FROM instances x
+    WHERE x.id = (SELECT instance_id FROM deployments WHERE id = $1)
+    FOR UPDATE OF x
+)
+SELECT i.*, {sql.columns(deployments, "d", named="d_")}, d.lease_expires_at < now() AS lease_expired
+FROM i JOIN deployments d ON d.id = $1 AND d.organization_id = i.organization_id
+FOR UPDATE OF d
+"""
+
+
+@dataclass(frozen=True)
+class Locked:
+    instance: Instance
+    deployment: Deployment
+    lease: deployment_store.Lease
+    # The release of the instance's active deployment, if any.
+    active_release_id: str | None
 
 
 async def instance(conn: AsyncConnection, organization_id: str, instance_id: str) -> Instance | None:
@@ -55,11 +81,18 @@ async def deployment(
 
     `organization_id=None` is for workers, which act on ids the control plane handed them.
     """
-    instance_id = (await conn.execute(_INSTANCE_OF_DEPLOYMENT, {"id": deployment_id})).scalar()
-    if instance_id is None:
+    found = await deployment_locked(conn, organization_id, deployment_id)
+    return (found.instance, found.deployment) if found is not None else None
+
+
+async def deployment_locked(conn: AsyncConnection, organization_id: str | None, deployment_id: str) -> Locked | None:
+    """`deployment`, in the same round trip, with the deployment's lease and the active release."""
+    row = await (await sql.raw(conn)).fetchrow(_DEPLOYMENT, deployment_id)
+    if row is None:
         return None
-    found = await instance_store.get_any_org(conn, str(instance_id), lock=True)
-    if found is None or (organization_id is not None and found.organization_id != organization_id):
+    found = instance_store.to_instance(row)
+    if organization_id is not None and found.organization_id != organization_id:
         return None
-    locked = await deployment_store.get(conn, found.organization_id, deployment_id, lock=True)
-    return (found, locked) if locked is not None else None
+    d = {k[2:]: v for k, v in row.items() if k.startswith("d_")}
+    lease = deployment_store.Lease(Status(d["status"]), d["lease_owner"], bool(row["lease_expired"]), d["attempt"])
+    return Locked(found, deployment_store.to_deployment(d), lease, row["active_release_id"])

@@ -1,0 +1,104 @@
+"""What the bench counts rather than times: round trips to PostgreSQL, a worker's idle CPU, job pickup.
+
+Round trips are counted by PostgreSQL itself: for the counted flows the
+server logs every statement it executes (`log_statement = all`, a prefix
+with the client's application name), and the lines rollout's processes
+(application name `rollout`) caused between two markers are counted. asyncpg
+sends one statement per round trip (Bind/Execute/Sync, or a simple query for
+BEGIN and COMMIT); statements prepared earlier on the connection are reused,
+so after warm-up no Parse round trips remain to miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+
+_PREFIX = "@@%a@@ "
+_LINE = re.compile(r"^@@(?P<app>[^@]*)@@ .*?LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$")
+
+
+async def round_trips(dsn: str, log_file: Path, flow: Callable[[], Awaitable[object]], repeat: int) -> dict[str, object]:
+    """Statements rollout sent PostgreSQL per `flow`, counted on `repeat` flows one after another (median),
+    and the statements of the last one (their first words), to show where they go."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "bench-count"})
+    try:
+        await conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        await conn.execute(f"ALTER SYSTEM SET log_line_prefix = '{_PREFIX}'")
+        await conn.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(0.5)  # each backend reloads before its next command
+        await flow()  # backends that were idle pick the setting up now
+        counts: list[int] = []
+        last: list[str] = []
+        for _ in range(repeat):
+            mark = uuid.uuid4().hex
+            start = log_file.stat().st_size
+            await conn.execute(f"SELECT 'bench-begin-{mark}'")
+            await flow()
+            await asyncio.sleep(0.2)  # the worker's last statements after the event went out
+            await conn.execute(f"SELECT 'bench-end-{mark}'")
+            last = _statements(log_file, start, mark)
+            counts.append(len(last))
+    finally:
+        await conn.execute("ALTER SYSTEM RESET log_statement")
+        await conn.execute("ALTER SYSTEM RESET log_line_prefix")
+        await conn.execute("SELECT pg_reload_conf()")
+        await conn.close()
+    return {"median": statistics.median(counts), "counts": counts, "statements": last}
+
+
+def _statements(log_file: Path, start: int, mark: str) -> list[str]:
+    with log_file.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode(errors="replace")
+    inside = False
+    found = []
+    for line in text.splitlines():
+        if f"bench-begin-{mark}" in line:
+            inside = True
+        elif f"bench-end-{mark}" in line:
+            break
+        elif inside and (m := _LINE.match(line)) and m["app"] == "rollout":
+            found.append(" ".join(m["sql"].split()[:6])[:80] or "(a statement on several lines)")
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """Percent of one core each process used over `seconds` with nothing to do."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    await asyncio.sleep(seconds)
+    return {name: 100 * (cpu_seconds(pid) - before[name]) / seconds for name, pid in pids.items()}
+
+
+def pickup(metrics_dir: Path, job: str = "provision") -> tuple[float, int]:
+    """(sum of seconds, count) of the workers' job pickup histogram (enqueue → start), so far."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
+    total, count = 0.0, 0
+    for metric in registry.collect():
+        if metric.name != "rollout_job_pickup_seconds":
+            continue
+        for sample in metric.samples:
+            if sample.labels.get("job") != job:
+                continue
+            if sample.name.endswith("_sum"):
+                total += sample.value
+            elif sample.name.endswith("_count"):
+                count += int(sample.value)
+    return total, count

@@ -1,0 +1,54 @@
+"""Plain asyncpg for the hot path (docs/adr/003-sql-core.md), inside the caller's SQLAlchemy transaction.
+
+A use case still opens its transaction with `engine.begin()` (or reads on
+`Services.reader`), so cold-path Core statements and these share one
+connection and one transaction. The statements here skip SQLAlchemy's
+compiling, caching-key and result processing; asyncpg prepares each one once
+per connection (its statement cache) and reuses it.
+
+Columns are listed from the table definitions (server/store/tables.py), UUIDs
+as text, so rows read like SQLAlchemy's (`as_uuid=False`). JSONB values are
+decoded by the codec SQLAlchemy installed on the connection; parameters bound
+to JSONB are passed as JSON text (`dumps`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def raw(conn: AsyncConnection) -> asyncpg.Connection[Any]:
+    """The asyncpg connection under `conn`, with conn's transaction begun.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first
+    statement; a plain asyncpg statement must not run outside it.
+    """
+    fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    if adapted._transaction is None and not adapted.autocommit:
+        await adapted._start_transaction()
+    driver: asyncpg.Connection[Any] = adapted._connection
+    return driver
+
+
+def columns(table: sa.Table, alias: str = "", named: str = "") -> str:
+    """`table`'s columns for a SELECT or RETURNING list: UUIDs as text, named as the columns (after `named`)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        f"{prefix}{c.name}{'::text' if isinstance(c.type, UUID) else ''} AS {named}{c.name}" for c in table.columns
+    )
+
+
+def is_json(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, JSONB)
+
+
+def dumps(value: object) -> str:
+    """A value bound to a JSONB parameter."""
+    return json.dumps(value)
