@@ -14,6 +14,7 @@ to JSONB are passed as JSON text (`dumps`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -23,7 +24,56 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-async def raw(conn: AsyncConnection) -> asyncpg.Connection[Any]:
+class Raw:
+    """Statements on the asyncpg connection of a SQLAlchemy connection.
+
+    A call cancelled in the middle of a statement (a client's deadline) leaves
+    asyncpg waiting for the server's answer and the transaction open, with its
+    row locks. The connection is then closed at once (PostgreSQL rolls the
+    transaction back) and invalidated, so that the pool drops it instead of
+    handing it to the next request.
+    """
+
+    __slots__ = ("_conn", "_owner")
+
+    def __init__(self, conn: asyncpg.Connection[Any], owner: AsyncConnection) -> None:
+        self._conn = conn
+        self._owner = owner
+
+    async def _drop(self) -> None:
+        self._conn.terminate()
+        await asyncio.shield(self._owner.invalidate())
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return await self._conn.fetch(query, *args)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            return await self._conn.fetchrow(query, *args)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        try:
+            return await self._conn.fetchval(query, *args)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+
+    async def execute(self, query: str, *args: Any) -> str:
+        try:
+            return await self._conn.execute(query, *args)
+        except asyncio.CancelledError:
+            await self._drop()
+            raise
+
+
+async def raw(conn: AsyncConnection) -> Raw:
     """The asyncpg connection under `conn`, with conn's transaction begun.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first
@@ -31,10 +81,15 @@ async def raw(conn: AsyncConnection) -> asyncpg.Connection[Any]:
     """
     fairy = await conn.get_raw_connection()
     adapted: Any = fairy.dbapi_connection
-    if adapted._transaction is None and not adapted.autocommit:
-        await adapted._start_transaction()
     driver: asyncpg.Connection[Any] = adapted._connection
-    return driver
+    statements = Raw(driver, conn)
+    if adapted._transaction is None and not adapted.autocommit:
+        try:
+            await adapted._start_transaction()
+        except asyncio.CancelledError:
+            await statements._drop()
+            raise
+    return statements
 
 
 def columns(table: sa.Table, alias: str = "", named: str = "") -> str:
