@@ -28,7 +28,9 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check server workers bench chaos tests tools migrations
+	@if git rev-parse -q --verify main >/dev/null 2>&1; then $(VENV)/bin/buf breaking --against '.git#branch=main' && echo "buf breaking: no break against main"; \
+	  else echo "buf breaking: no main branch in this checkout, skipped"; fi
+	$(VENV)/bin/ruff check server workers bench chaos rolloutctl tests tools migrations
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
-from server.api.server import serve
 from server.config import Settings
+from server.telemetry import logs, traces
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="rollout-server: %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(Settings.from_env()))
+    logs.configure("server")
+    traces.configure("rollout-server")  # before the server exists: it instruments grpc.aio
+    from server.api.server import serve
+
+    try:
+        asyncio.run(serve(Settings.from_env()))
+    finally:
+        traces.shutdown()
 
 
 if __name__ == "__main__":

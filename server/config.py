@@ -51,6 +51,8 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
+    # Serve Prometheus metrics on this host:port (servers only; every server of a host may bind it).
+    metrics_listen: str = ""
     # Keys of instance secrets (server/keyring): this list if set, else the key file, which
     # defaults to <data dir>/secrets.key. Never shown in a repr.
     secrets_key: str = field(default="", repr=False)
@@ -101,6 +103,7 @@ class Settings:
             tls_cert=env.get("ROLLOUT_TLS_CERT", ""),
             tls_key=env.get("ROLLOUT_TLS_KEY", ""),
             tls_client_ca=env.get("ROLLOUT_TLS_CLIENT_CA", ""),
+            metrics_listen=env.get("ROLLOUT_METRICS_LISTEN", ""),
             secrets_key=env.get("ROLLOUT_SECRETS_KEY", ""),
             secrets_key_file=Path(env["ROLLOUT_SECRETS_KEY_FILE"]) if env.get("ROLLOUT_SECRETS_KEY_FILE") else None,
         )

@@ -97,12 +97,8 @@ def main() -> None:
     token_file = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout") / "admin.token"
     created = asyncio.run(ensure_admin_token(url, organization_id, token_file))
     state = "wrote a new admin token to" if created else "admin token in"
-    print(
-        f"rollout: organization {organization_id!r}: {state} {token_file}\n"
-        f'rollout: use it as  grpcurl -plaintext -H "authorization: Bearer $(cat {token_file})" '
-        f'-d \'{{"organization_id":"{organization_id}"}}\' 127.0.0.1:50051 rollout.v1.RolloutService/ListInstances',
-        file=sys.stderr,
-    )
+    # The launcher prints how to use it, with the address it really serves on.
+    print(f"rollout: organization {organization_id!r}: {state} {token_file}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,15 @@ class Stack:
         return process
 
     def start_server(
-        self, wait: bool = True, credentials: grpc.ChannelCredentials | None = None, **overrides: str
+        self,
+        wait: bool = True,
+        credentials: grpc.ChannelCredentials | None = None,
+        address: str | None = None,
+        **overrides: str,
     ) -> tuple[Process, str]:
-        """A server process; with `wait`, returns once it reports SERVING, else once it listens."""
-        address = f"127.0.0.1:{free_port()}"
+        """A server process (on `address`, e.g. again where a stopped one listened, or on a free port);
+        with `wait`, returns once it reports SERVING, else once it listens."""
+        address = address or f"127.0.0.1:{free_port()}"
         process = self._spawn("server", "server", self.env(ROLLOUT_LISTEN=address, **overrides))
         wait_serving(address, process, require_serving=wait, credentials=credentials)
         return process, address

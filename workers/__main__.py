@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from server.config import Settings
 from server.store.faults import is_transient
+from server.telemetry import logs, traces
 from workers.settings import worker_options
 
 log = logging.getLogger("workers")
@@ -41,7 +42,8 @@ class RidingWorker(Worker):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="rollout-worker: %(levelname)s %(name)s: %(message)s")
+    logs.configure("worker")
+    traces.configure("rollout-worker")
     settings = Settings.from_env()
     delay = 0.5
     while True:

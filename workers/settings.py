@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import cron
@@ -16,6 +17,7 @@ from arq.worker import func
 from server.app.context import Services
 from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB
 from server.config import Settings
+from server.telemetry import metrics
 from workers import drivers
 from workers.planning import plan_deployment
 from workers.provision import provision_deployment
@@ -37,6 +39,12 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         ctx["upkeep"] = asyncio.create_task(Upkeep(ctx["services"], ctx["driver"], settings).forever())
         log.info("worker %s started on queue %s", ctx["worker_id"], settings.queue_name)
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        # Job ids start with what the job does: provision:…, spawn:…, plan:…, cron:sweep.
+        job = str(ctx.get("job_id", "")).split(":", 1)[0]
+        waited = (datetime.now(UTC) - ctx["enqueue_time"]).total_seconds()
+        metrics.JOB_PICKUP.labels(job).observe(max(0.0, waited))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         upkeep: asyncio.Task[None] | None = ctx.get("upkeep")
@@ -62,6 +70,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "queue_name": settings.queue_name,
         "on_startup": on_startup,
+        "on_job_start": on_job_start,
         "on_shutdown": on_shutdown,
         "poll_delay": settings.poll_delay,
         "job_timeout": settings.job_timeout_seconds,

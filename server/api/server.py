@@ -15,9 +15,11 @@ from rollout.v1 import rollout_service_pb2
 from server.api import health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
+from server.app import gauges
 from server.app.context import Services
 from server.config import Settings
 from server.store.event_hub import EventHub
+from server.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,15 @@ async def create_server(settings: Settings) -> Running:
         raise SystemExit(f"rollout: cannot listen on {settings.listen}")
     await server.start()
     tasks = [asyncio.create_task(health.watch_backends(health_servicer, services))]
+    if settings.metrics_listen:
+        scrapes = await metrics.serve(settings.metrics_listen, metrics.Snapshot(lambda: gauges.read(services)))
+        tasks.append(asyncio.create_task(_until_cancelled(scrapes)))
     return Running(server, port, services, health_servicer, hub, tasks)
+
+
+async def _until_cancelled(listener: asyncio.Server) -> None:
+    async with listener:
+        await listener.serve_forever()
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

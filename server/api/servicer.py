@@ -8,6 +8,8 @@ every exception becomes a status in server/api/errors.py.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,7 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from rollout.v1 import rollout_service_pb2
-from server.api import guard
+from server.api import guard, observe
 from server.api.errors import to_status
 from server.api.rpcs import RPCS, Mutation, Query, Stream, Upload
 from server.app import mutation
@@ -25,6 +27,7 @@ from server.app.access import Access
 from server.app.context import Caller, Services
 from server.domain.errors import invalid
 from server.store.event_hub import EventHub
+from server.telemetry import metrics
 
 SERVICE = rollout_service_pb2.DESCRIPTOR.services_by_name["RolloutService"]
 REPLAYED_HEADER = "idempotent-replayed"
@@ -65,44 +68,66 @@ class RolloutServicer:
         # Undecodable requests never get here (server/api/handlers.py answers them).
         return await guard.admit(self.access, method, request, context, validate)
 
+    @contextlib.asynccontextmanager
+    async def _answering(self, method: str, request: Any, context: Context) -> AsyncIterator[observe.Call]:
+        """Every exception of the call becomes a status (server/api/errors.py, never UNKNOWN); the call
+        is reported (metrics, one log line) when it ends, whatever its outcome."""
+        call = observe.Call(method, context)
+        call.organization = getattr(request, "organization_id", "")
+        try:
+            yield call
+        except grpc.aio.AbortError:
+            raise
+        except asyncio.CancelledError:
+            call.code = "CANCELLED"
+            raise
+        except Exception as exc:
+            status = to_status(exc)
+            call.code = status.code.name
+            await context.abort_with_status(status)
+        finally:
+            call.done()
+
     def _unary(
         self, method: str, validate: Callable[[Any], Any], run: Callable[[Any, Context, Caller, Any], Awaitable[Message]]
     ) -> Callable[[Any, Context], Awaitable[Message]]:
         async def handle(request: Any, context: Context) -> Message:
-            try:
-                who, parsed = await self._admit(method, validate, request, context)
-                return await run(request, context, who, parsed)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await context.abort_with_status(to_status(exc))
-                raise  # unreachable: abort_with_status raises
+            async with self._answering(method, request, context) as call:
+                call.who, parsed = await self._admit(method, validate, request, context)
+                return await run(request, context, call.who, parsed)
+            raise AssertionError("unreachable: a failed call was aborted")
 
         return handle
 
     def _stream(self, method: str, rpc: Stream) -> Callable[[Any, Context], AsyncIterator[Message]]:
         async def handle(request: Any, context: Context) -> AsyncIterator[Message]:
-            try:
-                who, parsed = await self._admit(method, rpc.validate, request, context)
-                async for item in rpc.run(self.svc, self.hub, who, request, parsed):
-                    yield rpc.encode(item)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await context.abort_with_status(to_status(exc))
+            async with self._answering(method, request, context) as call:
+                call.who, parsed = await self._admit(method, rpc.validate, request, context)
+                open_streams = metrics.WATCH_STREAMS.labels(method)
+                open_streams.inc()
+                try:
+                    async for item in rpc.run(self.svc, self.hub, call.who, request, parsed):
+                        yield rpc.encode(item)
+                finally:
+                    open_streams.dec()
 
         return handle
 
-    def _upload(self, method: str, rpc: Upload, response: type[Message]) -> Callable[[AsyncIterator[Any], Context], Awaitable[Message]]:
+    def _upload(
+        self, method: str, rpc: Upload, response: type[Message]
+    ) -> Callable[[AsyncIterator[Any], Context], Awaitable[Message]]:
         async def handle(requests: AsyncIterator[Any], context: Context) -> Message:
-            try:
+            async with self._answering(method, None, context) as call:
                 first = await anext(requests, None)
                 if first is None:
                     raise invalid("request", "the stream is empty: the first message names the release")
-                who, parsed = await self._admit(method, rpc.validate, first, context)
+                call.organization = first.organization_id
+                call.who, parsed = await self._admit(method, rpc.validate, first, context)
+                who = call.who
                 received = await rpc.receive(self.svc, who, first, parsed, requests)
                 try:
-                    done = await self._execute(rpc, first, who, parsed, lambda conn: rpc.run(conn, self.svc, who, first, received))
+                    work = lambda conn: rpc.run(conn, self.svc, who, first, received)  # noqa: E731
+                    done = await self._execute(rpc, first, who, parsed, work)
                 except BaseException:
                     await rpc.discard(self.svc, received)
                     raise
@@ -110,11 +135,7 @@ class RolloutServicer:
                     await rpc.discard(self.svc, received)
                     await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
                 return response.FromString(done.response)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await context.abort_with_status(to_status(exc))
-                raise  # unreachable: abort_with_status raises
+            raise AssertionError("unreachable: a failed call was aborted")
 
         return handle
 

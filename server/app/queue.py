@@ -48,6 +48,10 @@ class JobQueue:
         """`spawn:<id>`; a spawn whose job was lost or whose spawner stopped is asked for again with a tag."""
         await self._enqueue(SPAWN_JOB, runtime_id, f"spawn:{runtime_id}:{retry_tag}" if retry_tag else f"spawn:{runtime_id}")
 
+    async def depth(self) -> int:
+        """Jobs waiting in the queue (arq keeps them in a sorted set)."""
+        return int(await self.redis.zcard(self.queue_name))
+
     async def _enqueue(self, function: str, argument: str, job_id: str) -> None:
         try:
             await self.redis.enqueue_job(function, argument, _job_id=job_id, _queue_name=self.queue_name)

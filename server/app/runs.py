@@ -14,6 +14,7 @@ changes nothing the second time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +32,9 @@ from server.store import events, locking
 from server.store import instances as instance_store
 from server.store import releases as release_store
 from server.store import runtime as runtime_store
+from server.telemetry import logs, metrics
+
+log = logs.get("rollout.run")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ async def claim(
         assert head is not None
         step = transitions.start(head.status, worker)
         started = await store.start(conn, head.id, owner, settings.lease_seconds)
+        log.info("run.start", deployment=head.id, instance=instance.id, action=head.action.value, worker=worker)
         return await _verified(conn, instance, started, owner, step.events, artifacts, settings.warm_seconds)
 
 
@@ -87,6 +92,7 @@ async def _take_over(
     taken = await store.take_over(conn, deployment.id, owner, settings.lease_seconds)
     if taken is None:
         return None  # Its worker is alive and renewing.
+    log.info("run.take_over", deployment=deployment.id, attempt=taken.attempt, worker=worker)
     if taken.attempt > settings.max_attempts:
         reason = transitions.attempts_used_up(taken.attempt, settings.max_attempts)
         next_id = await _fail_locked(conn, instance, taken.deployment, owner, reason, settings.warm_seconds)
@@ -183,7 +189,9 @@ async def renew(engine: AsyncEngine, deployment_id: str, owner: str, lease_secon
 async def hand_back(engine: AsyncEngine, deployment_id: str, owner: str) -> bool:
     """Give the run up now (worker shutdown, a backend fault) so another worker takes it over at once."""
     async with engine.begin() as conn:
-        return await store.hand_back(conn, deployment_id, owner)
+        handed = await store.hand_back(conn, deployment_id, owner)
+    log.info("run.hand_back", deployment=deployment_id, handed=handed)
+    return handed
 
 
 @dataclass(frozen=True)
@@ -246,7 +254,19 @@ async def complete(
                 new_release_id=switched.bundle_release_id,
             ),
         )
-        return switched, await store.first_pending(conn, deployment.instance_id)
+        next_id = await store.first_pending(conn, deployment.instance_id)
+    # Committed: the switch happened.
+    log.info("run.switch", deployment=deployment.id, instance=instance.id, route_generation=switched.route_generation)
+    _observe_completion(deployment)
+    return switched, next_id
+
+
+def _observe_completion(deployment: Deployment) -> None:
+    """Time from approval to the switch (the time-to-rollback operators ask for)."""
+    if deployment.decide_time is not None:
+        seconds = (datetime.now(UTC) - deployment.decide_time).total_seconds()
+        rollback = "true" if deployment.rollback_of_id else "false"
+        metrics.APPROVED_TO_COMPLETED.labels(deployment.action.value, rollback).observe(max(0.0, seconds))
 
 
 def _pins(deployment: Deployment) -> bool:
@@ -319,6 +339,7 @@ async def fail(
 async def _fail_locked(
     conn: AsyncConnection, instance: Instance, deployment: Deployment, owner: str, reason: str, warm_seconds: float
 ) -> str | None:
+    log.info("run.fail", deployment=deployment.id, instance=instance.id, reason=reason[:200])
     step = transitions.fail(Status.RUNNING, reason)
     await store.update(
         conn, deployment.id, {"status": step.status.value, "error": reason, "lease_owner": None, "lease_expires_at": None}

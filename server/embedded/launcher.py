@@ -22,20 +22,22 @@ from pathlib import Path
 from types import FrameType
 
 from server.keyring import KEY_FILE_NAME, create_key_file
+from server.telemetry import logs
 
-from .postgres import EmbeddedPostgres
+from .postgres import EmbeddedPostgres, free_port
 from .stack_lock import AlreadyRunning, StackLock
 from .valkey import EmbeddedValkey
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_METRICS = "127.0.0.1:9464"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def main() -> int:
     """Run the dev stack until Ctrl-C or SIGTERM; return the process exit code."""
-    logging.basicConfig(level=logging.INFO, format="rollout: %(message)s", stream=sys.stderr)
+    logs.configure("launcher")
     data_root = Path(os.environ.get("ROLLOUT_DATA_DIR") or ".rollout").absolute()
     env = dict(os.environ)
     env["ROLLOUT_DATA_DIR"] = str(data_root)
@@ -49,6 +51,7 @@ def main() -> int:
                 log.error("%s; stop it first, or set ROLLOUT_DATA_DIR to another folder", exc)
                 return 1
             _use_secrets_key(env, data_root)
+            _use_addresses(env, data_root)
             _start_services(services, data_root, env, lock, stale)
             if _migrate(env) != 0 or _first_admin(env) != 0:
                 return 1
@@ -148,23 +151,42 @@ def _first_admin(env: Mapping[str, str]) -> int:
     return code
 
 
-def _print_banner(env: Mapping[str, str]) -> None:
+def _use_addresses(env: dict[str, str], data_root: Path) -> None:
+    """Fix the ports before anything starts (a `:0` is chosen here, so the banner can say it), and
+    give the processes one metrics folder (prometheus-client's multiprocess mode) and endpoint."""
     listen = env.get("ROLLOUT_LISTEN") or DEFAULT_LISTEN
     host, _, port = listen.rpartition(":")
+    env["ROLLOUT_LISTEN"] = f"{host}:{free_port(host.strip('[]') or '127.0.0.1')}" if port == "0" else listen
+    env.setdefault("ROLLOUT_METRICS_LISTEN", DEFAULT_METRICS)
+    metrics_dir = data_root / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # one stack per folder: the last run's values are dead
+    metrics_dir.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+
+def _print_banner(env: Mapping[str, str]) -> None:
+    listen = env["ROLLOUT_LISTEN"]
+    host, _, port = listen.rpartition(":")
     target = f"127.0.0.1:{port}" if host in ("", "0.0.0.0", "[::]") else listen
-    log.info("gRPC      %s", listen)
-    log.info("try       %s -plaintext %s list", _grpcurl(), target)
+    token = _shown(Path(env["ROLLOUT_DATA_DIR"]) / "admin.token")
+    organization = env.get("ROLLOUT_ORGANIZATION") or "acme"
+    log.info("gRPC      %s", target)
+    log.info("metrics   http://%s/metrics", env["ROLLOUT_METRICS_LISTEN"])
+    log.info(
+        "try       %s -plaintext -H \"authorization: Bearer $(cat %s)\" -d '{\"organization_id\":\"%s\"}' %s "
+        "rollout.v1.RolloutService/ListInstances",
+        _shown(Path(sys.executable).parent / "grpcurl"), token, organization, target,
+    )
+    log.info("or        %s instances", _shown(Path(sys.executable).parent / "rolloutctl"))
     log.info("Ctrl-C stops everything")
 
 
-def _grpcurl() -> str:
-    beside_python = Path(sys.executable).parent / "grpcurl"
-    if beside_python.exists():
-        try:
-            return str(beside_python.relative_to(Path.cwd()))
-        except ValueError:
-            return str(beside_python)
-    return shutil.which("grpcurl") or ".venv/bin/grpcurl"
+def _shown(path: Path) -> str:
+    """`path` as a command line in the current folder would spell it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _wait_for_stop(read_fd: int, children: Mapping[str, subprocess.Popen[bytes]]) -> int:

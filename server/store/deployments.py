@@ -90,6 +90,12 @@ _COMPLETED_PROVISIONS = (
 )
 
 
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    """Deployments of every organization by status (for metrics)."""
+    rows = await conn.execute(sa.select(deployments.c.status, sa.func.count()).group_by(deployments.c.status))
+    return {r[0]: int(r[1]) for r in rows}
+
+
 async def completed_provisions(conn: AsyncConnection, instance_id: str, limit: int = 100) -> list[Deployment]:
     """The instance's COMPLETED PROVISION deployments, newest first: the runs it could return to."""
     rows = await conn.execute(_COMPLETED_PROVISIONS, {"instance_id": instance_id, "limit": limit})

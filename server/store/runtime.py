@@ -103,6 +103,12 @@ async def to_respawn(conn: AsyncConnection, deployment_id: str, unclaimed_second
     return [to_runtime(r) for r in rows]
 
 
+async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
+    """Runtime instances of every organization by state (for metrics)."""
+    rows = await conn.execute(sa.select(runtime_instances.c.state, sa.func.count()).group_by(runtime_instances.c.state))
+    return {r[0]: int(r[1]) for r in rows}
+
+
 async def count(conn: AsyncConnection, instance_id: str, release_id: str | None, states: tuple[str, ...]) -> int:
     query = sa.select(sa.func.count()).where(
         runtime_instances.c.instance_id == instance_id, runtime_instances.c.state.in_(states)

@@ -1,0 +1,77 @@
+"""Structured logs: JSON lines when stderr is not a terminal, readable lines when it is.
+
+Every process configures logging once at start (`configure`); the standard
+library's loggers (arq, asyncio, ours) go through the same renderer, so a
+line is one JSON object a log pipeline can index. Tokens and secrets are
+never logged: what reaches a log is ids, names, codes and durations.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import structlog
+
+from server.telemetry import traces
+
+# arq logs every job, and the sweeper runs every few seconds: an idle stack's sweeps are
+# debug-level noise, other jobs stay at info.
+_QUIET = ("cron:sweep",)
+
+
+class _IdleSweeps(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not any(q in record.getMessage() for q in _QUIET)
+
+
+def _trace_ids(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The current trace and span ids, when tracing is on (server/telemetry/traces.py)."""
+    ids = traces.current_ids()
+    if ids:
+        event["trace_id"], event["span_id"] = ids
+    return event
+
+
+def configure(process: str, level: str | None = None) -> None:
+    """Logging for one process (`server`, `worker`, `launcher`…), from ROLLOUT_LOG_LEVEL (default info)."""
+    chosen = (level or os.environ.get("ROLLOUT_LOG_LEVEL") or "info").upper()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _trace_ids,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=True) if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    handler.addFilter(_IdleSweeps())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(chosen)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
+
+
+def get(name: str) -> Any:
+    """A structured logger: `log.info("rpc", method=…, code=…)` becomes one JSON line."""
+    return structlog.get_logger(name)
