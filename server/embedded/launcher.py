@@ -1,4 +1,4 @@
-"""`make run`: PostgreSQL, Valkey, migrations, the gRPC server and the worker in one command.
+"""`make run`: PostgreSQL, Valkey, migrations, the gRPC server, the worker and the edge router in one command.
 
 Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
 used as they are; the missing ones are started from the wheels with their
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_METRICS = "127.0.0.1:9464"
+DEFAULT_ROUTER = "127.0.0.1:8080"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -57,7 +58,8 @@ def main() -> int:
                 return 1
             _print_banner(env)
             return run_stack({"server": [sys.executable, "-m", "server"],
-                              "worker": [sys.executable, "-m", "workers"]}, env, on_spawn=lock.record)
+                              "worker": [sys.executable, "-m", "workers"],
+                              "router": [sys.executable, "-m", "router"]}, env, on_spawn=lock.record)
     except KeyboardInterrupt:
         log.info("interrupted; stopping")
         return 0
@@ -158,6 +160,7 @@ def _use_addresses(env: dict[str, str], data_root: Path) -> None:
     host, _, port = listen.rpartition(":")
     env["ROLLOUT_LISTEN"] = f"{host}:{free_port(host.strip('[]') or '127.0.0.1')}" if port == "0" else listen
     env.setdefault("ROLLOUT_METRICS_LISTEN", DEFAULT_METRICS)
+    env.setdefault("ROLLOUT_ROUTER_LISTEN", DEFAULT_ROUTER)
     metrics_dir = data_root / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # one stack per folder: the last run's values are dead
     metrics_dir.mkdir(parents=True)
@@ -172,6 +175,8 @@ def _print_banner(env: Mapping[str, str]) -> None:
     organization = env.get("ROLLOUT_ORGANIZATION") or "acme"
     log.info("gRPC      %s", target)
     log.info("metrics   http://%s/metrics", env["ROLLOUT_METRICS_LISTEN"])
+    log.info("router    http://%s  (each instance's public_url, e.g. http://<name>.<project>.<env>.%s.localhost:%s)",
+             env["ROLLOUT_ROUTER_LISTEN"], organization, env["ROLLOUT_ROUTER_LISTEN"].rpartition(":")[2])
     log.info(
         "try       %s -plaintext -H \"authorization: Bearer $(cat %s)\" -d '{\"organization_id\":\"%s\"}' %s "
         "rollout.v1.RolloutService/ListInstances",
