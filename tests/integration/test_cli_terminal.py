@@ -18,7 +18,7 @@ import pytest
 from rollout.v1 import resources_pb2 as pb
 from tests.auth import as_principal
 from tests.integration.cli import Cli, executable
-from tests.integration.helpers import Stub, approve, create_instance, propose, publish, set_params
+from tests.integration.helpers import Stub, approve, create_instance, propose, publish, publish_servable, set_params
 from tests.stack import Stack
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -70,7 +70,7 @@ def terminal(cli: Cli) -> Iterator[Tmux]:
 def test_watch_in_a_terminal_during_a_dynamic_rollout(cli: Cli, terminal: Tmux, stub: Stub, org: str) -> None:
     api_instance = create_instance(stub, org, name="api", bundle="api", kind=pb.Instance.KIND_DYNAMIC, replicas=3)
     set_params(stub, org, api_instance.id, {"rollout.simulate": {"spawn_delay_ms": 1500}})
-    publish(stub, org, "2.0.0", bundle="api")
+    publish_servable(stub, org, "2.0.0", bundle="api")
     proposal = propose(stub, org, api_instance.id)
 
     terminal.start([*executable(), "watch", proposal.id[:8]], cli.home)
