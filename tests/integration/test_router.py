@@ -7,8 +7,10 @@ with the instance's host, as a browser on the public_url would.
 
 from __future__ import annotations
 
+import io
 import shutil
 import signal
+import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +268,33 @@ def test_watch_routes_needs_instance_read_on_the_organization(rs: RouterStack, o
         assert failure(lambda: next(iter(other.WatchRoutes(request, timeout=10)))).code in (
             grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
 
+
+
+def site(version: str) -> bytes:
+    """A STATIC release: a .tar.gz of files, no manifest."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, text in (("index.html", f"<p>site v{version}</p>\n"), ("css/site.css", f"/* v{version} */\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_static_files_come_from_the_artifact_store_and_follow_a_rollback(stub: Stub, org: str, router: Router) -> None:
+    instance = create_instance(stub, org, name="docs", bundle="site", kind=pb.Instance.KIND_STATIC)
+    host = host_of(stub, org, instance.id)
+    publish(stub, org, "1.0.0", bundle="site", artifact_content=site("1.0.0"))
+    first = deploy(stub, org, instance.id)
+    assert first.status == S.STATUS_COMPLETED, first.error
+    router.wait_for(host, "site v1.0.0")
+    assert router.get(host, "/css/site.css") == (200, "/* v1.0.0 */\n")
+    assert router.get(host, "/missing.html") == (404, "no file /missing.html in release 1.0.0\n")
+    assert router.get(host, "/../../etc/passwd")[0] == 404
+
+    publish(stub, org, "2.0.0", bundle="site", artifact_content=site("2.0.0"))
+    assert deploy(stub, org, instance.id).status == S.STATUS_COMPLETED
+    router.wait_for(host, "site v2.0.0")
+    switch(stub, org, first.id)
+    router.wait_for(host, "site v1.0.0")
