@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
+from bench.edge import measure_edge
 from bench.harness import Harness
 from bench.scenarios import Floor, Product, measure
 from bench.stats import Result, compared, table
@@ -30,14 +32,19 @@ class Sizes:
     history: int
     watchers: int
     fan_outs: int
+    # (f) and (g), bench/edge.py: warm and cold rollbacks, requests per side of (g).
+    edge_warm: int = 30
+    edge_cold: int = 5
+    edge_requests: int = 4000
 
 
 FULL = Sizes(iterations=300, flows=200, warmup=20, history=100_000, watchers=1000, fan_outs=5)
-SMOKE = Sizes(iterations=10, flows=5, warmup=2, history=1_000, watchers=20, fan_outs=1)
+SMOKE = Sizes(iterations=10, flows=5, warmup=2, history=1_000, watchers=20, fan_outs=1, edge_warm=3, edge_cold=1,
+              edge_requests=100)
 MANY = 32
 
 
-async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, float]]:
+async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, Any]]:
     floor, product = Floor(harness.floor), Product(harness)
     await product.prepare(MANY)
     results: list[Result] = []
@@ -71,7 +78,10 @@ async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, f
         memory.append(kib)
     fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
     results += [fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
-    extra = {"server_kib_per_1000_streams": sorted(memory)[len(memory) // 2] * 1000}
+    extra: dict[str, Any] = {"server_kib_per_1000_streams": sorted(memory)[len(memory) // 2] * 1000}
+    edge, edge_extra = await measure_edge(harness, sizes.edge_warm, sizes.edge_cold, sizes.edge_requests)
+    results += edge
+    extra.update(edge_extra)
     return results, extra
 
 
@@ -136,6 +146,10 @@ def main() -> None:
         f"authorization decision (p50): Cedar {extra['cedar_us']:.0f} µs, remembered {extra['remembered_us']:.1f} µs"
         f" — {extra['cedar_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment at its p50 even uncached"
     )
+    print(f"router throughput: {extra['router_throughput_ratio'] * 100:.0f}% of the backends hit directly (target ≥ 50%)")
+    print("where a warm rollback's time goes (p50 ms, from its events' times):")
+    for phase, ms in extra["warm_rollback_profile_ms"].items():
+        print(f"  {phase:<48} {ms:8.1f}")
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},
