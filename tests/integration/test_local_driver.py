@@ -10,15 +10,20 @@ from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from tests.integration.helpers import (
     Stub,
+    approve,
     create_instance,
     decommission,
     deploy,
     events,
+    get,
     instance_of,
+    propose,
     publish,
     set_params,
     sql,
+    sql_script,
     sql_value,
+    wait_until,
 )
 from tests.integration.local_stack import LocalStack
 from tools.bundle import build
@@ -178,3 +183,30 @@ def _assert_nowhere(secret: str, stub: Stub, org: str, local: LocalStack, deploy
         assert secret.encode() not in b"".join(e.SerializeToString() for e in events(stub, org, deployment_id))
     audit = stub.ListAuditEvents(api.ListAuditEventsRequest(organization_id=org, page_size=1000))
     assert audit.audit_events and secret.encode() not in audit.SerializeToString()
+
+
+def test_a_worker_that_loses_the_lease_stops_the_command_at_once(
+    local_stub: Stub, org: str, local: LocalStack, tmp_path: Path
+) -> None:
+    pids_file = tmp_path / "pids"
+    instance = create_instance(local_stub, org)
+    set_params(local_stub, org, instance.id, {"pids_file": str(pids_file)})
+    publish(local_stub, org, "1.0.0", artifact_content=bundle("hang", "1.0.0", timeout=600))
+    running = approve(local_stub, org, propose(local_stub, org, instance.id).id)
+    wait_until(lambda: pids_file.exists() and len(pids_file.read_text().split()) == 2, "the command to start")
+    step, child = (int(p) for p in pids_file.read_text().split())
+    assert local_processes.start_time(step) is not None
+
+    # Another worker takes the run over (as after a missed renewal): this one must stop what it runs for it.
+    sql_script(
+        local.database_url,
+        "UPDATE deployments SET lease_owner = 'another-worker', lease_expires_at = now() + interval '1 hour' "
+        f"WHERE id = '{running.id}'",
+    )
+    wait_until(
+        lambda: all(local_processes.start_time(pid) is None for pid in (step, child)),
+        "the command and its child to be killed",
+        timeout=20,
+    )
+    assert get(local_stub, org, running.id).status == S.STATUS_RUNNING, "the run is the other worker's to end"
+    wait_until(lambda: "was taken over by another worker" in local.worker.log.read_text(), "the worker to say why")
