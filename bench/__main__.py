@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench import overhead
 from bench.edge import measure_edge
 from bench.harness import Harness
 from bench.scenarios import Floor, Product, measure
@@ -150,6 +151,12 @@ def main() -> None:
     print("where a warm rollback's time goes (p50 ms, from its events' times):")
     for phase, ms in extra["warm_rollback_profile_ms"].items():
         print(f"  {phase:<48} {ms:8.1f}")
+    extra.update(overhead.measure(200 if args.smoke else 5000))
+    print(
+        f"per-RPC report (p50): log line {extra['log_us']:.0f} µs + metrics {extra['metrics_us']:.0f} µs"
+        f" = {extra['report_us']:.0f} µs — {extra['report_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment"
+        " at its p50 (goal ≤ 5%)"
+    )
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},

@@ -58,6 +58,9 @@ class Settings:
     tls_client_ca: str = ""
     # Serve Prometheus metrics on this host:port (servers only; every server of a host may bind it).
     metrics_listen: str = ""
+    # Several server processes of one host listen on the same port (SO_REUSEPORT; the kernel spreads
+    # connections over them). Off by default, so a port already taken is an error, not a silent share.
+    share_port: bool = False
     # Keys of instance secrets (server/keyring): this list if set, else the key file, which
     # defaults to <data dir>/secrets.key. Never shown in a repr.
     secrets_key: str = field(default="", repr=False)
@@ -111,6 +114,7 @@ class Settings:
             tls_key=env.get("ROLLOUT_TLS_KEY", ""),
             tls_client_ca=env.get("ROLLOUT_TLS_CLIENT_CA", ""),
             metrics_listen=env.get("ROLLOUT_METRICS_LISTEN", ""),
+            share_port=env.get("ROLLOUT_SHARE_PORT", "").lower() in ("1", "true", "yes"),
             secrets_key=env.get("ROLLOUT_SECRETS_KEY", ""),
             secrets_key_file=Path(env["ROLLOUT_SECRETS_KEY_FILE"]) if env.get("ROLLOUT_SECRETS_KEY_FILE") else None,
         )

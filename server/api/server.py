@@ -57,7 +57,7 @@ async def create_server(settings: Settings) -> Running:
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if settings.share_port else 0),
         ]
     )
     services_served = (ROLLOUT, health.SERVICE_DESCRIPTOR, reflection.SERVICE_DESCRIPTOR)

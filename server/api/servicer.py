@@ -103,6 +103,9 @@ class RolloutServicer:
         async def handle(request: Any, context: Context) -> AsyncIterator[Message]:
             async with self._answering(method, request, context) as call:
                 call.who, parsed = await self._admit(method, rpc.validate, request, context)
+                # Admitted: say so at once, so a client knows the stream is open before its first message
+                # (a watch of a quiet instance may not send one for a long time).
+                await context.send_initial_metadata(())
                 open_streams = metrics.WATCH_STREAMS.labels(method)
                 open_streams.inc()
                 try:

@@ -63,10 +63,16 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
     """Seed 000's "last known-good run", chosen for the caller: the first of `candidates` (the
     instance's COMPLETED PROVISION deployments, newest first) that is not the active deployment,
     whose release is usable (not FAILED, artifact present, servable for a DYNAMIC instance) and not
-    quarantined for the instance."""
+    quarantined for the instance. A run that would reproduce what is active (same release, params
+    and connections: the run an earlier rollback already returned to) is skipped too, since going
+    back to it changes nothing."""
+    runs = list(candidates)
     quarantined = set(instance.quarantined_release_ids)
-    for source, release in candidates:
+    active = next((source for source, _ in runs if source.id == instance.active_deployment_id), None)
+    for source, release in runs:
         if source.id == instance.active_deployment_id or release is None or release.id in quarantined:
+            continue
+        if active is not None and _same_snapshot(source, active):
             continue
         try:
             check_source(source, release, instance)
@@ -74,10 +80,20 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
             continue
         return source
     raise FailedPrecondition(
-        f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, "
-        "FAILED, quarantined or unservable releases and releases whose artifact is gone are skipped)",
+        f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, runs "
+        "identical to it, FAILED, quarantined or unservable releases and releases whose artifact is gone "
+        "are skipped)",
         NO_ROLLBACK_TARGET,
         instance_id=instance.id,
+    )
+
+
+def _same_snapshot(a: Deployment, b: Deployment) -> bool:
+    """What a rollback reproduces is equal (md_metadata is regenerated, so it does not count)."""
+    return (a.bundle_release_id, user_params(a.params), dict(a.connection_params)) == (
+        b.bundle_release_id,
+        user_params(b.params),
+        dict(b.connection_params),
     )
 
 

@@ -56,10 +56,9 @@ def main() -> int:
             _start_services(services, data_root, env, lock, stale)
             if _migrate(env) != 0 or _first_admin(env) != 0:
                 return 1
-            _print_banner(env)
-            return run_stack({"server": [sys.executable, "-m", "server"],
-                              "worker": [sys.executable, "-m", "workers"],
-                              "router": [sys.executable, "-m", "router"]}, env, on_spawn=lock.record)
+            commands = _processes(env)
+            _print_banner(env, commands)
+            return run_stack(commands, env, on_spawn=lock.record)
     except KeyboardInterrupt:
         log.info("interrupted; stopping")
         return 0
@@ -160,20 +159,50 @@ def _use_addresses(env: dict[str, str], data_root: Path) -> None:
     host, _, port = listen.rpartition(":")
     env["ROLLOUT_LISTEN"] = f"{host}:{free_port(host.strip('[]') or '127.0.0.1')}" if port == "0" else listen
     env.setdefault("ROLLOUT_METRICS_LISTEN", DEFAULT_METRICS)
-    env.setdefault("ROLLOUT_ROUTER_LISTEN", DEFAULT_ROUTER)
+    router = env.get("ROLLOUT_ROUTER_LISTEN") or DEFAULT_ROUTER
+    router_host, _, router_port = router.rpartition(":")
+    env["ROLLOUT_ROUTER_LISTEN"] = f"{router_host}:{free_port(router_host.strip('[]') or '127.0.0.1')}" if router_port == "0" else router
+    # public_url names the router's real port.
+    env.setdefault("ROLLOUT_PUBLIC_DOMAIN", f"localhost:{env['ROLLOUT_ROUTER_LISTEN'].rpartition(':')[2]}")
     metrics_dir = data_root / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # one stack per folder: the last run's values are dead
     metrics_dir.mkdir(parents=True)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
-def _print_banner(env: Mapping[str, str]) -> None:
+def process_counts(env: Mapping[str, str], cpus: int) -> tuple[int, int]:
+    """(servers, workers): ROLLOUT_SERVER_PROCESSES and ROLLOUT_WORKER_PROCESSES, by default one of each
+    per core, up to 4 (past that, PostgreSQL is what limits the hot path). SystemExit for a bad value."""
+    default = max(1, min(cpus, 4))
+    counts = []
+    for name in ("ROLLOUT_SERVER_PROCESSES", "ROLLOUT_WORKER_PROCESSES"):
+        raw = env.get(name) or str(default)
+        if not raw.isdigit() or not 1 <= int(raw) <= 64:
+            raise SystemExit(f"rollout: {name}={raw!r} must be a whole number from 1 to 64")
+        counts.append(int(raw))
+    return counts[0], counts[1]
+
+
+def _processes(env: dict[str, str]) -> dict[str, list[str]]:
+    """The server, worker and router processes to run; several servers share the gRPC port (SO_REUSEPORT)."""
+    servers, workers = process_counts(env, len(os.sched_getaffinity(0)))
+    if servers > 1:
+        env["ROLLOUT_SHARE_PORT"] = "1"
+    commands = {f"server-{n}": [sys.executable, "-m", "server"] for n in range(1, servers + 1)}
+    commands.update({f"worker-{n}": [sys.executable, "-m", "workers"] for n in range(1, workers + 1)})
+    commands["router"] = [sys.executable, "-m", "router"]  # the edge router (docs/router.md)
+    return commands
+
+
+def _print_banner(env: Mapping[str, str], commands: Mapping[str, object]) -> None:
     listen = env["ROLLOUT_LISTEN"]
     host, _, port = listen.rpartition(":")
     target = f"127.0.0.1:{port}" if host in ("", "0.0.0.0", "[::]") else listen
     token = _shown(Path(env["ROLLOUT_DATA_DIR"]) / "admin.token")
     organization = env.get("ROLLOUT_ORGANIZATION") or "acme"
-    log.info("gRPC      %s", target)
+    servers = sum(name.startswith("server-") for name in commands)
+    workers = sum(name.startswith("worker-") for name in commands)
+    log.info("gRPC      %s (%d server processes, %d workers)", target, servers, workers)
     log.info("metrics   http://%s/metrics", env["ROLLOUT_METRICS_LISTEN"])
     log.info("router    http://%s  (each instance's public_url, e.g. http://<name>.<project>.<env>.%s.localhost:%s)",
              env["ROLLOUT_ROUTER_LISTEN"], organization, env["ROLLOUT_ROUTER_LISTEN"].rpartition(":")[2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pwd
 import re
@@ -21,12 +22,13 @@ import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from server.embedded.launcher import run_stack
 from server.embedded.stack_lock import Started, is_running, read_state, started, stop_leftover
 from tests.auth import as_principal
-from tests.integration.helpers import create_instance, sql, sql_value
+from tests.integration.helpers import create_instance, deploy, events, publish, sql, sql_value, wait_until
 from tests.stack import Process, wait_serving
 
 
@@ -129,7 +131,7 @@ class Launcher:
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[[Path], Launcher]]:
+def launch(tmp_path: Path) -> Iterator[Callable[..., Launcher]]:
     """Start `python -m server.embedded` on a data folder and wait until its server is SERVING.
 
     Afterwards every launcher is stopped by pid, and whatever a launcher that could not stop
@@ -137,12 +139,12 @@ def launch(tmp_path: Path) -> Iterator[Callable[[Path], Launcher]]:
     """
     started: list[Launcher] = []
 
-    def start(data: Path) -> Launcher:
+    def start(data: Path, **env: str) -> Launcher:
         address = f"127.0.0.1:{free_port()}"
         log = tmp_path / f"launcher-{len(started)}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "server.embedded"], env=_launcher_env(data, address),
+                [sys.executable, "-m", "server.embedded"], env={**_launcher_env(data, address), **env},
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         launcher = Launcher(Process("launcher", popen, log), address, data)
@@ -162,7 +164,10 @@ def launch(tmp_path: Path) -> Iterator[Callable[[Path], Launcher]]:
 
 def _launcher_env(data: Path, address: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_")}
-    env.update(ROLLOUT_DATA_DIR=str(data), ROLLOUT_LISTEN=address, ROLLOUT_GRACE_SECONDS="1")
+    env.update(
+        ROLLOUT_DATA_DIR=str(data), ROLLOUT_LISTEN=address, ROLLOUT_GRACE_SECONDS="1",
+        ROLLOUT_SERVER_PROCESSES="1", ROLLOUT_WORKER_PROCESSES="1", ROLLOUT_ROUTER_LISTEN="127.0.0.1:0",
+    )
     return env
 
 
@@ -218,7 +223,7 @@ def test_a_second_launcher_on_the_same_folder_is_refused_and_the_first_keeps_ser
     data = tmp_path / "data"
     first = launch(data)
     recorded = _recorded(data)
-    assert [p.name for p in recorded] == ["postgres", "valkey", "server", "worker"]
+    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "worker-1", "router"]
     state_before = (data / "stack.state").read_bytes()
 
     second = subprocess.run(
@@ -266,3 +271,49 @@ def test_a_killed_launchers_folder_starts_again_and_leaves_no_orphans(
     again.process.stop()
     assert again.process.popen.returncode == 0
     assert not any(is_running(p) for p in replacements)
+
+
+@pytest.mark.timeout(600)
+def test_several_servers_share_the_port_and_every_one_streams_what_any_worker_does(
+    launch: Callable[..., Launcher], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    launcher = launch(data, ROLLOUT_SERVER_PROCESSES="2", ROLLOUT_WORKER_PROCESSES="2")
+    recorded = _recorded(data)
+    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "server-2", "worker-1", "worker-2", "router"]
+    servers = {p.pid for p in recorded if p.name.startswith("server-")}
+    admin = as_principal(grpc.insecure_channel(launcher.address), launcher.token)
+    instance = create_instance(admin, "acme", name="multi")
+    publish(admin, "acme", "1.0.0")
+    # One connection each (no shared subchannel): the kernel spreads them over both servers.
+    channels = [grpc.insecure_channel(launcher.address, options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(24)]
+    try:
+        for channel in channels:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="rollout.v1.RolloutService"), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        watches = [
+            as_principal(channel, launcher.token).WatchInstance(
+                api.WatchInstanceRequest(organization_id="acme", id=instance.id), timeout=120)
+            for channel in channels
+        ]
+        done = deploy(admin, "acme", instance.id)
+        assert done.status == pb.Deployment.STATUS_COMPLETED
+        terminal = len(events(admin, "acme", done.id))
+        for watch in watches:
+            seen = [next(watch) for _ in range(terminal)]
+            assert [e.instance_sequence for e in seen] == list(range(1, terminal + 1))
+            assert seen[-1].status == pb.Deployment.STATUS_COMPLETED
+            watch.cancel()
+    finally:
+        for channel in channels:
+            channel.close()
+
+    def answered_by() -> set[int]:
+        lines = launcher.process.log.read_text(errors="replace").splitlines()
+        rpcs = [json.loads(line) for line in lines if line.startswith("{") and '"rpc"' in line]
+        return {r["pid"] for r in rpcs if r.get("event") == "rpc" and r.get("method") == "WatchInstance"}
+
+    # Each server logs its streams as they end: both served some (24 connections all on one has odds 2^-23).
+    wait_until(lambda: answered_by() == servers, "streams logged by both servers")

@@ -71,6 +71,16 @@ def test_watch_instance_resumes_by_instance_sequence(stub: Stub, org: str) -> No
     resumed.cancel()
 
 
+def test_a_quiet_watch_says_it_is_open_before_any_event(stub: Stub, org: str) -> None:
+    instance = create_instance(stub, org)  # no deployment: nothing to send for now
+    stream = stub.WatchInstance(api.WatchInstanceRequest(organization_id=org, id=instance.id), timeout=20)
+
+    stream.initial_metadata()  # without headers at admission this waits for the deadline
+
+    assert stream.is_active()
+    stream.cancel()
+
+
 def test_watch_of_unknown_deployment_is_not_found(stub: Stub, org: str) -> None:
     f = failure(lambda: events(stub, org, "00000000-0000-4000-8000-000000000000"))
     assert f.code == grpc.StatusCode.NOT_FOUND

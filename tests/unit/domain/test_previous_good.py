@@ -21,6 +21,30 @@ def test_the_newest_past_run_that_is_not_active() -> None:
     assert previous_good(runs, instance).id == "d2"
 
 
+def test_a_run_identical_to_the_active_one_is_skipped() -> None:
+    # d1 (1.0.0) was rolled back to by d3: going "back" to d1 again would change nothing.
+    instance = make.instance(active_deployment_id="d3")
+    runs = [
+        (run("d3", "1.0.0", params={"workers": 4}), make.release("1.0.0")),
+        (run("d2", "2.0.0", params={"workers": 4}), make.release("2.0.0")),
+        (run("d1", "1.0.0", params={"workers": 4}), make.release("1.0.0")),
+    ]
+    assert previous_good(runs, instance).id == "d2"
+    quarantined = make.instance(active_deployment_id="d3", quarantined_release_ids=("rel-2.0.0",))
+    with pytest.raises(FailedPrecondition) as refused:
+        previous_good(runs, quarantined)
+    assert refused.value.reason == NO_ROLLBACK_TARGET
+
+
+def test_a_run_of_the_same_release_with_other_params_is_a_target() -> None:
+    instance = make.instance(active_deployment_id="d2")
+    runs = [
+        (run("d2", "1.0.0", params={"workers": 8}), make.release("1.0.0")),
+        (run("d1", "1.0.0", params={"workers": 4}), make.release("1.0.0")),
+    ]
+    assert previous_good(runs, instance).id == "d1"
+
+
 @pytest.mark.parametrize(
     "bad",
     [
