@@ -16,9 +16,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.config import ArtifactSettings
 from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from server.first_admin import create_admin
-from server.migrate import upgrade
+from server.migrate import migrate
 from server.store.db import create_engine
 
 ORGANIZATION = "bench"
@@ -39,7 +40,6 @@ class Harness:
     def start(self) -> None:
         pg = self.stack.enter_context(EmbeddedPostgres(self.workdir / "postgres", durable=self.durable))
         valkey = self.stack.enter_context(EmbeddedValkey())
-        upgrade(pg.url)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_")}
         self.env.update(
             ROLLOUT_DATABASE_URL=pg.url,
@@ -48,6 +48,7 @@ class Harness:
             ROLLOUT_DB_POOL_SIZE="20",
             ROLLOUT_DRIVER="simulated",
         )
+        migrate(pg.url, ArtifactSettings.from_env(self.env))
         self.token = asyncio.run(_admin_token(pg.url))
         self.product = f"127.0.0.1:{free_port()}"
         self.floor = f"127.0.0.1:{free_port()}"

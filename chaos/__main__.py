@@ -48,11 +48,12 @@ def say(message: str) -> None:
 
 def start(stack: Stack, workers: int) -> dict[str, str]:
     """Backends, schema, one admin per organization, servers and workers; the admins' tokens."""
-    from server.migrate import upgrade
+    from server.config import ArtifactSettings
+    from server.migrate import migrate
 
     say(f"starting PostgreSQL and Valkey in {stack.workdir}")
     stack.start_backends()
-    upgrade(stack.database_url)
+    migrate(stack.database_url, ArtifactSettings.from_env(stack.env()))
     tokens = admin_tokens(stack.database_url, ORGANIZATIONS)
     with ThreadPoolExecutor(SERVERS + workers) as pool:  # they boot side by side
         started = [pool.submit(stack.start_server, slot) for slot in range(SERVERS)]

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from aiohttp import web
 
 from router.config import RouterSettings
 from router.proxy import create_app
-from server.artifacts import ArtifactStore, LocalArtifactStore
+from server.artifacts import ArtifactStore, open_store
+from server.config import ArtifactSettings
 
 log = logging.getLogger("router")
 
 
 def artifact_store(env: dict[str, str]) -> ArtifactStore:
-    """The store the control plane keeps artifacts in (the same setting as servers and workers)."""
-    data = Path(env.get("ROLLOUT_DATA_DIR") or ".rollout")
-    return LocalArtifactStore(data / "artifacts")
+    """The store the control plane keeps artifacts in: ROLLOUT_ARTIFACT_STORE and the AWS_* variables,
+    read exactly as servers and workers read them (STATIC files are read from it, never written)."""
+    return open_store(ArtifactSettings.from_env(env))
 
 
 def main() -> None:

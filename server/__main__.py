@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from server.app.installation import WrongStore
 from server.config import Settings
 from server.telemetry import logs, traces
 
@@ -15,6 +17,9 @@ def main() -> None:
 
     try:
         asyncio.run(serve(Settings.from_env()))
+    except WrongStore as exc:
+        logging.getLogger("server").error("refusing to start: %s", exc)
+        raise SystemExit(1) from None
     finally:
         traces.shutdown()
 

@@ -4,10 +4,86 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+LOOPBACK_HOSTS = ("localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    """Where artifacts live (server/artifacts): `file:///…` or `s3://bucket/prefix`, and for S3 the
+    standard AWS settings. Credentials are never shown in a repr."""
+
+    store: str
+    endpoint: str = ""
+    region: str = ""
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+    # Bounds each store request (connect, and each read) and its retries: past it, a store that does not
+    # answer is a backend fault (UNAVAILABLE), not a hang.
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ArtifactSettings:
+        """ROLLOUT_ARTIFACT_STORE (default: the folder `<data dir>/artifacts`) and the AWS_* variables."""
+        store = env.get("ROLLOUT_ARTIFACT_STORE") or default_store(data_dir_of(env))
+        endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or ""
+        problem = _store_problem(store) or _endpoint_problem(endpoint)
+        if problem:
+            raise SystemExit(f"rollout: {problem}")
+        raw_timeout = env.get("ROLLOUT_ARTIFACT_STORE_TIMEOUT_SECONDS") or str(cls.timeout_seconds)
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            raise SystemExit(f"rollout: ROLLOUT_ARTIFACT_STORE_TIMEOUT_SECONDS={raw_timeout!r} is not a number") from None
+        return cls(
+            store=store.rstrip("/") if store.startswith("s3://") else store,
+            endpoint=endpoint,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+            access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
+            secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+            session_token=env.get("AWS_SESSION_TOKEN", ""),
+            timeout_seconds=max(0.1, timeout),
+        )
+
+
+def data_dir_of(env: Mapping[str, str]) -> Path:
+    return Path(env.get("ROLLOUT_DATA_DIR") or ".rollout")
+
+
+def default_store(data_dir: Path) -> str:
+    return (data_dir.absolute() / "artifacts").as_uri()
+
+
+def _store_problem(store: str) -> str | None:
+    parsed = urlsplit(store)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            return f"ROLLOUT_ARTIFACT_STORE={store!r} must be an absolute file:///path"
+        return None
+    if parsed.scheme == "s3":
+        if not parsed.netloc or parsed.query or parsed.fragment:
+            return f"ROLLOUT_ARTIFACT_STORE={store!r} must be s3://bucket or s3://bucket/prefix"
+        return None
+    return f"ROLLOUT_ARTIFACT_STORE={store!r}: use file:///absolute/folder or s3://bucket/prefix"
+
+
+def _endpoint_problem(endpoint: str) -> str | None:
+    """Plain http only to this machine: credentials and artifacts cross no network unencrypted."""
+    if not endpoint:
+        return None
+    parsed = urlsplit(endpoint)
+    if parsed.scheme == "https":
+        return None
+    host = parsed.hostname or ""
+    if parsed.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        return None
+    return f"AWS_ENDPOINT_URL={endpoint!r} must be https:// (plain http only for a loopback endpoint)"
 
 
 @dataclass(frozen=True)
@@ -65,10 +141,12 @@ class Settings:
     # defaults to <data dir>/secrets.key. Never shown in a repr.
     secrets_key: str = field(default="", repr=False)
     secrets_key_file: Path | None = None
+    # Where artifacts live (from_env always says; unset means the folder <data dir>/artifacts).
+    artifacts: ArtifactSettings | None = None
 
     @property
-    def artifact_dir(self) -> Path:
-        return self.data_dir / "artifacts"
+    def artifact_store(self) -> ArtifactSettings:
+        return self.artifacts or ArtifactSettings(default_store(self.data_dir))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -90,7 +168,7 @@ class Settings:
             database_url=env["ROLLOUT_DATABASE_URL"],
             redis_url=env["ROLLOUT_REDIS_URL"],
             listen=env.get("ROLLOUT_LISTEN") or DEFAULT_LISTEN,
-            data_dir=Path(env.get("ROLLOUT_DATA_DIR") or ".rollout"),
+            data_dir=data_dir_of(env),
             poll_delay=number("ROLLOUT_POLL_DELAY", cls.poll_delay),
             lease_seconds=number("ROLLOUT_LEASE_SECONDS", cls.lease_seconds),
             sweep_seconds=max(1, int(number("ROLLOUT_SWEEP_SECONDS", cls.sweep_seconds))),
@@ -117,6 +195,7 @@ class Settings:
             share_port=env.get("ROLLOUT_SHARE_PORT", "").lower() in ("1", "true", "yes"),
             secrets_key=env.get("ROLLOUT_SECRETS_KEY", ""),
             secrets_key_file=Path(env["ROLLOUT_SECRETS_KEY_FILE"]) if env.get("ROLLOUT_SECRETS_KEY_FILE") else None,
+            artifacts=ArtifactSettings.from_env(env),
         )
 
 

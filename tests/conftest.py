@@ -26,6 +26,8 @@ from server.embedded import EmbeddedPostgres, EmbeddedValkey
 from server.migrate import upgrade
 from tests.auth import admin_token, as_principal
 from tests.integration.local_stack import LocalStack, local_stack
+from tests.integration.stores import StoreStack, store_stack
+from tests.s3 import BUCKET, MotoServer
 from tests.stack import Stack
 
 _counter = itertools.count()
@@ -51,11 +53,24 @@ def backends(postgres: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def stack(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Processes on the session's database, whose artifact store is the folder <stack>/data/artifacts."""
     stack = Stack(backends[0], backends[1], tmp_path_factory.mktemp("stack"))
+    stack.migrate()
     try:
         yield stack
     finally:
         stack.stop_all()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A real S3-compatible server (moto) on 127.0.0.1, with the bucket BUCKET."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    try:
+        server.create_bucket(BUCKET)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +99,29 @@ def local_stub(local: LocalStack, org: str) -> Iterator[api_grpc.RolloutServiceS
 def channel(address: str) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(address) as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+def file_stack(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreStack]:
+    """A server and a worker whose artifact store is a folder (server/artifacts), as `make run` has it."""
+    with store_stack("file", *backends, tmp_path_factory.mktemp("file-stack")) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def s3_stack(
+    backends: tuple[str, str], moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreStack]:
+    """A server and a worker whose artifact store is an S3 bucket (moto)."""
+    with store_stack("s3", *backends, tmp_path_factory.mktemp("s3-stack"), moto) as found:
+        yield found
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest) -> StoreStack:
+    """Each of the two artifact stores in turn: for the tests that must hold on both."""
+    found: StoreStack = request.getfixturevalue(f"{request.param}_stack")
+    return found
 
 
 @pytest.fixture()

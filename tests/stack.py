@@ -92,6 +92,11 @@ class Stack:
         self.processes.append(process)
         return process
 
+    def spawn(self, module: str, **overrides: str) -> Process:
+        """`python -m <module>` (server, workers) with this stack's settings, not waiting for anything."""
+        overrides.setdefault("ROLLOUT_LISTEN", f"127.0.0.1:{free_port()}")  # never a port someone else uses
+        return self._spawn(module, module, self.env(**overrides))
+
     def start_server(
         self,
         wait: bool = True,
@@ -106,8 +111,22 @@ class Stack:
         wait_serving(address, process, require_serving=wait, credentials=credentials)
         return process, address
 
-    def start_worker(self, **overrides: str) -> Process:
+    def migrate(self, check: bool = True, **overrides: str) -> subprocess.CompletedProcess[str]:
+        """`python -m server.migrate` with this stack's settings: the schema, then the installation and its
+        marker in the artifact store (what every server and worker proves at start)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "server.migrate"], env=self.env(**overrides), capture_output=True, text=True,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"migration failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return done
+
+    def start_worker(self, wait: bool = True, **overrides: str) -> Process:
+        """A worker process; with `wait`, returns once it has started on its queue."""
         process = self._spawn("worker", "workers", self.env(**overrides))
+        if not wait:
+            return process
         marker = "started on queue"
         deadline = time.monotonic() + 30
         while marker not in process.log.read_text(errors="replace"):

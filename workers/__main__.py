@@ -15,6 +15,7 @@ import time
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from server.app.installation import WrongStore
 from server.config import Settings
 from server.store.faults import is_transient
 from server.telemetry import logs, traces
@@ -51,6 +52,9 @@ def main() -> None:
         try:
             RidingWorker(**worker_options(settings)).run()
             return  # stopped by SIGTERM/SIGINT
+        except WrongStore as exc:
+            log.error("refusing to start: %s", exc)
+            raise SystemExit(1) from None
         except (RedisError, OSError) as exc:
             if time.monotonic() - started > 60:
                 delay = 0.5  # it had been running fine: this is a new outage

@@ -14,6 +14,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
 
+from server.app import installation
 from server.app.context import Services
 from server.app.queue import PLAN_JOB, PROVISION_JOB, SPAWN_JOB
 from server.config import Settings
@@ -33,7 +34,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
-        ctx["services"] = await Services.open(settings)
+        ctx["services"] = services = await Services.open(settings)
+        # A worker with another artifact store than its database's would fail runs with ARTIFACT_GONE.
+        await installation.prove_patiently(services.reader, services.artifacts)
         ctx["driver"] = drivers.load(settings)
         ctx["worker_name"] = f"{os.uname().nodename}/{os.getpid()}"
         ctx["worker_id"] = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

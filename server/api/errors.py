@@ -35,7 +35,7 @@ def to_status(exc: BaseException) -> grpc.Status:
     """The gRPC status for any exception raised while serving a call."""
     if not isinstance(exc, RolloutError) and is_transient(exc):
         log.warning("backend unavailable: %s", type(exc).__name__)
-        exc = Unavailable("a backend (database or queue) is unavailable; retry with the same request_id")
+        exc = Unavailable("a backend (database, queue or artifact store) is unavailable; retry with the same request_id")
     if not isinstance(exc, RolloutError):
         log.error("internal error", exc_info=exc)
         exc = RolloutError("internal error", "INTERNAL")

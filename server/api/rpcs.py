@@ -37,6 +37,10 @@ class Mutation:
     encode: Callable[[Any], Message]
     # What the idempotency fingerprint sees of the request, when that must not be the request itself.
     fingerprinted: Callable[[Any, Services], Message] = lambda request, svc: request
+    # Work before the transaction, on the validated input (reading a large object from the artifact store,
+    # so that no transaction waits on it); what it returns is the input `run` gets. Like validation, what
+    # it refuses records nothing: no audit record, no stored outcome for the idempotency key.
+    prepare: Callable[[Services, Caller, Any], Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ RPCS: dict[str, Mutation | Upload | Query | Stream] = {
         requests.publish_release,
         "release.publish",
         made("releases"),
-        lambda c, s, w, r, p: releases.publish(c, s, w, p[0], p[1]),
+        lambda c, s, w, r, p: releases.publish(c, s, w, p),
         convert.release,
+        prepare=releases.prepare_publish,
     ),
     "UploadRelease": Upload(
         requests.upload_release,

@@ -15,10 +15,11 @@ from rollout.v1 import rollout_service_pb2
 from server.api import convert, health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
-from server.app import gauges
+from server.app import gauges, installation
 from server.app.context import Services
 from server.config import Settings
 from server.store.event_hub import EventHub
+from server.store.faults import is_transient
 from server.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Running:
     health: health.HealthServicer
     hub: EventHub
     tasks: list[asyncio.Task[None]]
+    # Fails with WrongStore if the artifact store, unreachable at start, turns out not to be the database's.
+    refused: asyncio.Future[None]
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
@@ -49,9 +52,15 @@ class Running:
 
 
 async def create_server(settings: Settings) -> Running:
-    """Builds and starts the server on settings.listen (port 0 picks a free port)."""
+    """Builds and starts the server on settings.listen (port 0 picks a free port). WrongStore, before it
+    listens, if it is not pointed at its database's artifact store."""
     services = await Services.open(settings)
     convert.use_public_domain(settings.public_domain)
+    try:
+        proven = await _proven(services)
+    except BaseException:
+        await services.close()
+        raise
     hub = EventHub(settings.database_url)
     hub.start()
     server = grpc.aio.server(
@@ -76,11 +85,39 @@ async def create_server(settings: Settings) -> Running:
     if port == 0:
         raise SystemExit(f"rollout: cannot listen on {settings.listen}")
     await server.start()
-    tasks = [asyncio.create_task(health.watch_backends(health_servicer, services))]
+    refused = asyncio.get_running_loop().create_future()
+    tasks = [asyncio.create_task(_serving_once_proven(health_servicer, services, proven, refused))]
     if settings.metrics_listen:
         scrapes = await metrics.serve(settings.metrics_listen, metrics.Snapshot(lambda: gauges.read(services)))
         tasks.append(asyncio.create_task(_until_cancelled(scrapes)))
-    return Running(server, port, services, health_servicer, hub, tasks)
+    return Running(server, port, services, health_servicer, hub, tasks, refused)
+
+
+async def _proven(services: Services) -> bool:
+    """Whether the store is proven now; False when the database or the store cannot be reached yet. Then
+    the server starts all the same (NOT_SERVING, every call UNAVAILABLE) and proves it once they answer."""
+    try:
+        await installation.prove(services.reader, services.artifacts)
+        return True
+    except installation.WrongStore:
+        raise
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("cannot check the artifact store yet (%s); starting NOT_SERVING", type(exc).__name__)
+        return False
+
+
+async def _serving_once_proven(
+    servicer: health.HealthServicer, services: Services, proven: bool, refused: asyncio.Future[None]
+) -> None:
+    if not proven:
+        try:
+            await installation.prove_patiently(services.reader, services.artifacts)
+        except installation.WrongStore as exc:
+            refused.set_exception(exc)
+            return
+    await health.watch_backends(servicer, services)
 
 
 async def _until_cancelled(listener: asyncio.Server) -> None:
@@ -111,6 +148,10 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait((stopped, running.refused), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
     log.info("shutting down (grace %.1fs)", settings.grace_seconds)
     await running.stop(settings.grace_seconds)
+    if running.refused.done():
+        running.refused.result()  # raises WrongStore: the process exits non-zero

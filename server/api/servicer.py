@@ -174,6 +174,8 @@ class RolloutServicer:
 
     def _mutation(self, rpc: Mutation, response: type[Message]) -> Callable[[Any, Context, Caller, Any], Awaitable[Message]]:
         async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
+            if rpc.prepare is not None and not await mutation.has_outcome(self.svc, who):
+                parsed = await rpc.prepare(self.svc, who, parsed)
             done = await self._execute(rpc, request, who, parsed, lambda conn: rpc.run(conn, self.svc, who, request, parsed))
             if done.replayed:
                 await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server import keyring
 from server.app.queue import JobQueue
-from server.artifacts import ArtifactStore, LocalArtifactStore
+from server.artifacts import ArtifactStore, open_store
 from server.config import Settings
 from server.domain.models import Principal
 from server.keyring import Keyring
@@ -44,11 +44,12 @@ class Services:
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
-        """The one composition root: every server and worker process builds its clients here."""
+        """The one composition root: every server and worker process builds its clients here (and then
+        proves it has its database's artifact store: server/app/installation.py)."""
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         return cls(
             create_engine(settings.database_url, settings.db_pool_size),
-            LocalArtifactStore(settings.artifact_dir),
+            open_store(settings.artifact_store),
             JobQueue(redis, settings.queue_name),
             settings.key_retention_seconds,
             keyring.from_settings(settings),

@@ -104,6 +104,16 @@ async def execute(
     return _replay(request, stored)
 
 
+async def has_outcome(svc: Services, caller: Caller) -> bool:
+    """Whether the caller's idempotency key already has a committed outcome: then `execute` replays it, and work
+    done before the transaction (reading a referenced artifact) is not done again, nor refused anew (the object
+    may be gone since)."""
+    if not caller.request_id:
+        return False
+    async with svc.engine.connect() as conn:
+        return await keys.get(conn, caller.organization_id, caller.request_id) is not None
+
+
 def _replay(request: Request[T], stored: keys.StoredKey | None) -> Done[T]:
     if stored is None:  # purged between the conflict and the read: vanishingly rare
         raise Unavailable("the idempotency key expired while this request waited; retry")

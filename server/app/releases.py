@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -15,9 +16,9 @@ from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.artifacts import ArtifactStore
 from server.domain import listing, validation
-from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, invalid
+from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable, invalid
 from server.domain.models import JSON, Release, ReleaseState
-from server.domain.releases import RELEASE_NOT_READY, quarantines_lifted_by
+from server.domain.releases import ARTIFACT_GONE, RELEASE_NOT_READY, quarantines_lifted_by
 from server.store import locking
 from server.store import releases as store
 from server.store import runtime as runtime_store
@@ -25,6 +26,7 @@ from server.store.db import Taken
 
 RELEASE_EXISTS = "RELEASE_EXISTS"
 ARTIFACT_EXTERNAL = "ARTIFACT_EXTERNAL"
+CHECKS_AT_ONCE = 16
 
 FILTER_RULES = {
     "bundle": listing.FieldRule(frozenset({"="}), listing.plain),
@@ -50,6 +52,17 @@ async def checked(artifacts: ArtifactStore, release: Release) -> Release:
     if not release.artifact_present or await artifacts.exists(release.artifact_uri):
         return release
     return replace(release, artifact_present=False)
+
+
+async def _all_checked(artifacts: ArtifactStore, rows: list[Release]) -> list[Release]:
+    """`checked` for a page of releases, some at a time: on S3 a page costs a few round trips' time, not one each."""
+    limit = asyncio.Semaphore(CHECKS_AT_ONCE)
+
+    async def one(release: Release) -> Release:
+        async with limit:
+            return await checked(artifacts, release)
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
 
 
 async def find(svc: Services, conn: AsyncConnection, organization_id: str, release_id: str) -> Release:
@@ -133,25 +146,61 @@ def _exists(fields: ReleaseFields) -> AlreadyExists:
     return AlreadyExists(f"bundle {fields.bundle!r} already has a release {fields.version}", RELEASE_EXISTS)
 
 
+# PublishRelease's input once prepared: an artifact named by reference, found and read; or inline content.
+Publication = Received | tuple[ReleaseFields, bytes]
+
+
+async def prepare_publish(svc: Services, caller: Caller, parsed: tuple[ReleaseFields, bytes | None]) -> Publication:
+    """Before PublishRelease's transaction: an artifact named by reference is found and read (streamed: it may
+    be large), so no transaction waits on the store."""
+    fields, content = parsed
+    if content is not None:
+        return fields, content
+    return await _referenced(svc, caller, fields)
+
+
+async def _referenced(svc: Services, caller: Caller, fields: ReleaseFields) -> Received:
+    """An object of the store (CI uploaded it, now registers it): it must be there; its sha256 and size are
+    read from it, and from then on the store holds it for the release (DeleteReleaseArtifact deletes it). An
+    external file is only inspected: its presence is checked whenever it matters, it is never deleted."""
+    try:
+        uri = svc.artifacts.referenced(caller.organization_id, fields.artifact_uri)
+    except ValueError as exc:
+        raise invalid("release.artifact_uri", str(exc)) from None
+    release_id = str(uuid.uuid4())
+    if not svc.artifacts.manages(uri):
+        return Received(fields, release_id, uri, "", 0, await bundles.inspect(svc.artifacts, uri))
+    digest, size = hashlib.sha256(), 0
+    try:
+        if not await svc.artifacts.exists(uri):
+            raise FileNotFoundError(uri)
+        async for chunk in svc.artifacts.open(uri):
+            digest.update(chunk)
+            size += len(chunk)
+    except FileNotFoundError:
+        raise FailedPrecondition(
+            f"there is no object {fields.artifact_uri} in the artifact store: upload it first", ARTIFACT_GONE
+        ) from None
+    return Received(fields, release_id, uri, digest.hexdigest(), size, await bundles.inspect(svc.artifacts, uri))
+
+
 async def publish(
-    conn: AsyncConnection, svc: Services, caller: Caller, fields: ReleaseFields, content: bytes | None
+    conn: AsyncConnection, svc: Services, caller: Caller, prepared: Publication | tuple[ReleaseFields, None]
 ) -> Change[Release]:
-    if content is None:
-        # An external artifact: only checked for presence, never held or deleted by the store.
-        manifest = await bundles.inspect(svc.artifacts, fields.artifact_uri)
-        received = Received(fields, str(uuid.uuid4()), fields.artifact_uri, "", 0, manifest)
-        try:
-            return await _record(conn, svc, caller, received)
-        except Taken:
-            raise _exists(fields) from None
+    """`prepared` is unprepared only for a repeat whose key had an outcome (server/app/mutation.py: has_outcome),
+    which replays it and never gets here, unless the key was purged in between."""
+    if isinstance(prepared, Received):
+        return await publish_upload(conn, svc, caller, prepared)
+    if prepared[1] is None:
+        raise Unavailable("the idempotency key expired while this request waited; retry")
     # Written before the row so a committed release always has its artifact. If the transaction
     # does not commit, the object is an unreferenced orphan named by a fresh uuid.
-    received = await _receive(svc, caller, fields, _one(content))
+    received = await _receive(svc, caller, prepared[0], _one(prepared[1]))
     try:
         return await _record(conn, svc, caller, received)
     except Taken:
         await svc.artifacts.delete(received.uri)
-        raise _exists(fields) from None
+        raise _exists(received.fields) from None
 
 
 async def receive_upload(
@@ -171,6 +220,7 @@ async def receive_upload(
 
 
 async def publish_upload(conn: AsyncConnection, svc: Services, caller: Caller, received: Received) -> Change[Release]:
+    """Record an artifact the store already holds (uploaded, or named by reference)."""
     try:
         return await _record(conn, svc, caller, received)
     except Taken:
@@ -204,7 +254,7 @@ async def list_page(
     )
     async with svc.reader.connect() as conn:
         rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
-    return q.page([await checked(svc.artifacts, r) for r in rows])
+    return q.page(await _all_checked(svc.artifacts, rows))
 
 
 async def _locked(conn: AsyncConnection, caller: Caller, release_id: str) -> Release:

@@ -4,7 +4,8 @@ Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
 used as they are; the missing ones are started from the wheels with their
 data under ROLLOUT_DATA_DIR (default ./.rollout). One launcher per data folder
 (server/embedded/stack_lock.py). Without ROLLOUT_SECRETS_KEY(_FILE), the key
-of instance secrets is `<data>/secrets.key`, made on first start.
+of instance secrets is `<data>/secrets.key`, made on first start; without
+ROLLOUT_ARTIFACT_STORE, artifacts live in `<data>/artifacts`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 
+from server.config import default_store
 from server.keyring import KEY_FILE_NAME, create_key_file
 from server.telemetry import logs
 
@@ -52,6 +54,7 @@ def main() -> int:
                 log.error("%s; stop it first, or set ROLLOUT_DATA_DIR to another folder", exc)
                 return 1
             _use_secrets_key(env, data_root)
+            _use_artifact_store(env, data_root)
             _use_addresses(env, data_root)
             _start_services(services, data_root, env, lock, stale)
             if _migrate(env) != 0 or _first_admin(env) != 0:
@@ -113,6 +116,12 @@ def _use_secrets_key(env: dict[str, str], data_root: Path) -> None:
     if create_key_file(path):
         log.info("secrets   created %s (mode 0600): back it up, instance secrets cannot be read without it", path)
     env["ROLLOUT_SECRETS_KEY_FILE"] = str(path)
+
+
+def _use_artifact_store(env: dict[str, str], data_root: Path) -> None:
+    """The folder under the data folder unless a store is configured; migration, server and worker get the same."""
+    env["ROLLOUT_ARTIFACT_STORE"] = env.get("ROLLOUT_ARTIFACT_STORE") or default_store(data_root)
+    log.info("artifacts %s", env["ROLLOUT_ARTIFACT_STORE"])
 
 
 def _start_services(services: ExitStack, data_root: Path, env: dict[str, str], lock: StackLock, stale: bool) -> None:

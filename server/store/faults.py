@@ -1,4 +1,4 @@
-"""Which failures are faults of a backend (PostgreSQL, Redis, the network), not of the request.
+"""Which failures are faults of a backend (PostgreSQL, Redis, the artifact store, the network), not of the request.
 
 A fault is transient: the same request may succeed when it is sent again, so
 the gRPC edge answers UNAVAILABLE (never INTERNAL) and a worker hands its run
@@ -9,6 +9,7 @@ wraps asyncpg's, which wrap OSError), so the whole chain is looked at.
 from __future__ import annotations
 
 import asyncpg
+import obstore.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 
@@ -29,6 +30,15 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
+    # The artifact store (obstore): an S3 endpoint that refuses, times out or answers 5xx after obstore's
+    # own retries is a GenericError; credentials that expired or lost a permission are fixed outside
+    # the request, and until then the store cannot be reached either. A missing object is a
+    # FileNotFoundError: where it means "gone", callers ask `exists` first; met mid-read (deleted
+    # meanwhile) it is an OSError like any, so a run is handed back and its next claim finds it gone.
+    obstore.exceptions.GenericError,
+    obstore.exceptions.JoinError,
+    obstore.exceptions.PermissionDeniedError,
+    obstore.exceptions.UnauthenticatedError,
 )
 
 

@@ -16,7 +16,6 @@ import grpc
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from server.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
-from server.migrate import upgrade
 from tests.auth import admin_token, as_principal
 from tests.integration.helpers import (
     Stub,
@@ -219,7 +218,7 @@ def test_a_postgres_restart_answers_unavailable_and_never_internal(
     pg = EmbeddedPostgres(tmp_path / "pg", port=port, durable=False)
     url = pg.start()
     try:
-        upgrade(url)
+        stack.migrate(ROLLOUT_DATABASE_URL=url)
         token = admin_token(url, org)
         server, address = stack.start_server(ROLLOUT_DATABASE_URL=url)
         with grpc.insecure_channel(address) as channel:
@@ -321,7 +320,7 @@ def test_a_run_whose_workers_keep_dying_fails_once_its_attempts_are_used_up(
     # A PostgreSQL of its own: every worker that shares a database may take a run over, and the
     # session's workers allow more attempts.
     with EmbeddedPostgres(tmp_path / "pg", durable=False) as pg:
-        upgrade(pg.url)
+        stack.migrate(ROLLOUT_DATABASE_URL=pg.url)
         token = admin_token(pg.url, org)
         settings = {
             "ROLLOUT_DATABASE_URL": pg.url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import obstore.exceptions
 import pytest
 import redis.exceptions
 import sqlalchemy.exc
@@ -33,6 +34,10 @@ def _wrapped(orig: BaseException) -> sqlalchemy.exc.DBAPIError:
         redis.exceptions.BusyLoadingError("LOADING"),
         ConnectionResetError(),
         TimeoutError(),
+        # The artifact store: unreachable, timed out or 5xx after obstore's retries; credentials refused.
+        obstore.exceptions.GenericError("error sending request for url (http://127.0.0.1:9/bucket/key)"),
+        obstore.exceptions.PermissionDeniedError("403 Forbidden"),
+        obstore.exceptions.UnauthenticatedError("401 Unauthorized"),
     ],
 )
 def test_backend_faults_are_transient(exc: BaseException) -> None:
@@ -48,6 +53,7 @@ def test_backend_faults_are_transient(exc: BaseException) -> None:
         redis.exceptions.ResponseError("WRONGTYPE"),
         ValueError("a bug"),
         KeyError("a bug"),
+        obstore.exceptions.InvalidPathError("a key with an empty segment"),
     ],
 )
 def test_bugs_and_bad_statements_are_not(exc: BaseException) -> None:
