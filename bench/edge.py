@@ -35,10 +35,11 @@ from bench.stats import Result, compared, summarize
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
+from server.config import ArtifactSettings
 from server.domain.models import PrincipalKind
 from server.embedded import free_port
 from server.first_admin import ROUTER_GROUP, ROUTERS_POLICY, create_admin
-from server.migrate import upgrade
+from server.migrate import migrate
 from server.store.db import asyncpg_dsn, create_engine
 from tools.bundle import pack
 
@@ -74,7 +75,9 @@ class Edge:
         finally:
             await conn.close()
         self.database = base.rsplit("/", 1)[0] + "/bench_edge"
-        await asyncio.to_thread(upgrade, self.database)
+        self.data_dir = self.harness.workdir / "edge"
+        artifacts = ArtifactSettings.from_env({"ROLLOUT_DATA_DIR": str(self.data_dir)})
+        await asyncio.to_thread(migrate, self.database, artifacts)
         engine = create_engine(self.database, 1)
         try:
             admin = await create_admin(engine, ORGANIZATION)
@@ -84,7 +87,7 @@ class Edge:
         finally:
             await engine.dispose()
         env = {**EDGE_SETTINGS, "ROLLOUT_DATABASE_URL": self.database,
-               "ROLLOUT_DATA_DIR": str(self.harness.workdir / "edge"),
+               "ROLLOUT_DATA_DIR": str(self.data_dir),
                "ROLLOUT_ROUTER_LISTEN": f"127.0.0.1:{self.router_port}"}
         self.harness._spawn("edge-server", [sys.executable, "-m", "server"], ROLLOUT_LISTEN=self.address, **env)
         self.harness._spawn("edge-worker", [sys.executable, "-m", "workers"], **env)

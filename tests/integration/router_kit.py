@@ -22,7 +22,6 @@ from pathlib import Path
 from server.domain.models import PrincipalKind
 from server.embedded import free_port
 from server.first_admin import ROUTER_GROUP, ROUTERS_POLICY, create_admin
-from server.migrate import upgrade
 from server.store.db import create_engine
 from tests.integration.databases import fresh_database
 from tests.integration.local_stack import SETTINGS, recorded_processes
@@ -110,8 +109,8 @@ class RouterStack:
 @contextmanager
 def router_stack(session_database_url: str, redis_url: str, workdir: Path) -> Iterator[RouterStack]:
     with fresh_database(session_database_url) as url:
-        upgrade(url)
         stack = Stack(url, redis_url, workdir)
+        stack.migrate()  # the schema, and the installation's marker in the stack's artifact store
         try:
             _, address = stack.start_server(**ROUTER_SETTINGS)
             stack.start_worker(**ROUTER_SETTINGS)
