@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from server.app import bundles
-from server.artifacts import LocalArtifactStore
+from server.artifacts import open_store
+from server.config import ArtifactSettings
 from server.domain.models import Kind, Release
 from tests.drivers.contract import Scenario
 from tests.unit import factories as make
@@ -119,7 +120,7 @@ class LocalKit:
         self.folder = folder
         self.pids = folder / "pids"
         self.pids.touch()
-        self.artifacts = LocalArtifactStore(folder / "artifacts")
+        self.artifacts = open_store(ArtifactSettings(store=(folder / "artifacts").absolute().as_uri()))
         self.driver = LocalDriver(folder / "data", HOST, grace_seconds)
         self.releases = {scenario: self.publish(text) for scenario, text in MANIFESTS.items()}
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from server.artifacts import LocalArtifactStore
+from server.artifacts import open_store
+from server.config import ArtifactSettings
 from server.domain.models import Kind
 from tests.drivers.contract import DriverContract, Kit, Scenario
 from tests.unit import factories as make
@@ -29,7 +30,7 @@ class SimulatedKit:
 
     def __init__(self, folder: Path) -> None:
         self.driver = SimulatedDriver()
-        self.artifacts = LocalArtifactStore(folder)
+        self.artifacts = open_store(ArtifactSettings(store=folder.absolute().as_uri()))
 
     def step(self, scenario: Scenario, progress: Callable[[str], Awaitable[None]]) -> Step:
         deployment = make.deployment(params={SIMULATE_KEY: OPTIONS[scenario]})

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from server.app import bundles
-from server.artifacts import LocalArtifactStore
+from server.artifacts import open_store
+from server.config import ArtifactSettings
 from server.domain.errors import InvalidArgument
 from server.domain.models import JSON
 from tools.bundle import build
@@ -41,7 +42,7 @@ def manifest_entry() -> tuple[tarfile.TarInfo, bytes]:
 
 
 def inspect(tmp_path: Path, content: bytes) -> JSON | None:
-    store = LocalArtifactStore(tmp_path / "store")
+    store = open_store(ArtifactSettings(store=(tmp_path / "store").absolute().as_uri()))
 
     async def run() -> JSON | None:
         async def chunks() -> AsyncIterator[bytes]:
@@ -113,7 +114,7 @@ def test_a_truncated_archive_is_refused(tmp_path: Path) -> None:
 
 
 def unpack(tmp_path: Path, content: bytes) -> tuple[bool, Path]:
-    store = LocalArtifactStore(tmp_path / "store")
+    store = open_store(ArtifactSettings(store=(tmp_path / "store").absolute().as_uri()))
     into = tmp_path / "work" / "bundle"
 
     async def run() -> bool:
