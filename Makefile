@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/buf lint
 	@if git rev-parse -q --verify main >/dev/null 2>&1; then $(VENV)/bin/buf breaking --against '.git#branch=main' && echo "buf breaking: no break against main"; \
 	  else echo "buf breaking: no main branch in this checkout, skipped"; fi
-	$(VENV)/bin/ruff check server workers bench chaos rolloutctl tests tools migrations
+	$(VENV)/bin/ruff check server workers bench chaos rolloutctl router tests tools migrations
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

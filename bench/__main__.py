@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import counters, overhead
+from bench.edge import measure_edge
 from bench.harness import Harness
 from bench.scenarios import Floor, Product, measure
 from bench.stats import Result, compared, table
@@ -34,12 +35,16 @@ class Sizes:
     fan_outs: int
     idle_seconds: float  # how long idle CPU is sampled
     counted_flows: int  # flows whose round trips are counted
+    # (f) and (g), bench/edge.py: warm and cold rollbacks, requests per side of (g).
+    edge_warm: int = 30
+    edge_cold: int = 5
+    edge_requests: int = 4000
 
 
 FULL = Sizes(300, 200, 20, (10_000, 100_000, 1_000_000), 1000, 5, 5.0, 5)
 # Modest sizes for a shared machine: the same rows, fewer samples.
-QUICK = Sizes(100, 60, 10, (10_000, 100_000), 1000, 3, 3.0, 3)
-SMOKE = Sizes(10, 5, 2, (1_000,), 20, 1, 0.5, 1)
+QUICK = Sizes(100, 60, 10, (10_000, 100_000), 1000, 3, 3.0, 3, edge_warm=10, edge_cold=3, edge_requests=2000)
+SMOKE = Sizes(10, 5, 2, (1_000,), 20, 1, 0.5, 1, edge_warm=3, edge_cold=1, edge_requests=100)
 MANY = 32
 
 
@@ -92,6 +97,9 @@ async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, A
     fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
     results += [fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
     extra["server_kib_per_1000_streams"] = sorted(memory)[len(memory) // 2] * 1000
+    edge, edge_extra = await measure_edge(harness, sizes.edge_warm, sizes.edge_cold, sizes.edge_requests)
+    results += edge
+    extra.update(edge_extra)
     return results, extra
 
 
@@ -157,6 +165,10 @@ def main() -> None:
         f"authorization decision (p50): Cedar {extra['cedar_us']:.0f} µs, remembered {extra['remembered_us']:.1f} µs"
         f" — {extra['cedar_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment at its p50 even uncached"
     )
+    print(f"router throughput: {extra['router_throughput_ratio'] * 100:.0f}% of the backends hit directly (target ≥ 50%)")
+    print("where a warm rollback's time goes (p50 ms, from its events' times):")
+    for phase, ms in extra["warm_rollback_profile_ms"].items():
+        print(f"  {phase:<48} {ms:8.1f}")
     extra.update(overhead.measure(200 if args.smoke else 5000))
     print(
         f"per-RPC report (p50): log line {extra['log_us']:.0f} µs + metrics {extra['metrics_us']:.0f} µs"

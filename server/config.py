@@ -118,6 +118,11 @@ class Settings:
     queue_name: str = "rollout:queue"
     # Runtime instances of a release switched away from stay warm this long, then drain.
     warm_seconds: float = 900.0
+    # A runtime instance being drained is marked DRAINING (edge routers stop sending it requests) and
+    # stopped only this much later, so requests already sent to it finish (docs/router.md).
+    drain_grace_seconds: float = 5.0
+    # Instances' public_url is http://<name>.<project>.<environment>.<organization>.<this> (the router's).
+    public_domain: str = "localhost:8080"
     # A DYNAMIC deployment fails if its runtime instances are not HEALTHY within this time.
     spawn_timeout_seconds: float = 600.0
     # Idempotency keys are remembered this long (docs/product.md §5), then purged by the sweeper.
@@ -179,6 +184,8 @@ class Settings:
             grace_seconds=number("ROLLOUT_GRACE_SECONDS", cls.grace_seconds),
             queue_name=env.get("ROLLOUT_QUEUE_NAME") or cls.queue_name,
             warm_seconds=number("ROLLOUT_WARM_SECONDS", cls.warm_seconds),
+            drain_grace_seconds=number("ROLLOUT_DRAIN_GRACE_SECONDS", cls.drain_grace_seconds),
+            public_domain=env.get("ROLLOUT_PUBLIC_DOMAIN") or _router_domain(env.get("ROLLOUT_ROUTER_LISTEN", "")),
             spawn_timeout_seconds=number("ROLLOUT_SPAWN_TIMEOUT_SECONDS", cls.spawn_timeout_seconds),
             key_retention_seconds=number("ROLLOUT_IDEMPOTENCY_RETENTION_SECONDS", cls.key_retention_seconds),
             audit_retention_days=number("ROLLOUT_AUDIT_RETENTION_DAYS", cls.audit_retention_days),
@@ -191,3 +198,9 @@ class Settings:
             secrets_key_file=Path(env["ROLLOUT_SECRETS_KEY_FILE"]) if env.get("ROLLOUT_SECRETS_KEY_FILE") else None,
             artifacts=ArtifactSettings.from_env(env),
         )
+
+
+def _router_domain(listen: str) -> str:
+    """`localhost:<port>` of the router's ROLLOUT_ROUTER_LISTEN (default 127.0.0.1:8080): *.localhost is loopback."""
+    port = listen.rpartition(":")[2] or "8080"
+    return "localhost" if port == "80" else f"localhost:{port}"

@@ -31,6 +31,8 @@ TEST_SETTINGS = {
     "ROLLOUT_STALL_SECONDS": "1",
     "ROLLOUT_POLL_DELAY": "0.005",
     "ROLLOUT_GRACE_SECONDS": "1",
+    # DRAINING → stopped: short, so tests that wait for a drain wait little (the router's tests set their own).
+    "ROLLOUT_DRAIN_GRACE_SECONDS": "0.5",
     # The tests inject delays and failures through the simulated driver (workers/drivers/simulated.py).
     "ROLLOUT_DRIVER": "simulated",
 }

@@ -40,7 +40,7 @@ class Upkeep:
     def __init__(self, svc: Services, driver: Driver, settings: Settings) -> None:
         self.svc, self.driver, self.settings = svc, driver, settings
         # A DRAINING instance not stopped within this time had a drainer that died: drain it again.
-        self.stuck_seconds = settings.stop_grace_seconds + settings.lease_seconds
+        self.stuck_seconds = settings.drain_grace_seconds + settings.stop_grace_seconds + settings.lease_seconds
 
     async def forever(self) -> None:
         while True:
@@ -64,19 +64,30 @@ class Upkeep:
             return 0
 
     async def drain(self) -> int:
-        drained = 0
+        """Mark the due ones DRAINING, wait the drain grace, then stop them.
+
+        Edge routers stopped sending them requests at the switch (a route
+        lists only the active release's runtime instances, and never a
+        DRAINING one); the grace lets requests sent before that finish, and a
+        router that was reconnecting catch up, before the process stops.
+        """
+        claimed: list[RuntimeInstance] = []
         for due in await runtime.due_for_drain(self.svc.engine, self.stuck_seconds):
             if not self.driver.reaches(due):
                 continue
             target = await runtime.begin_drain(self.svc.engine, due.id, self.driver.reaches, self.stuck_seconds)
-            if target is None:
-                continue
+            if target is not None:
+                claimed.append(target)
+        if claimed:
+            await asyncio.sleep(self.settings.drain_grace_seconds)
+        drained = 0
+        for target in claimed:
             try:
                 await self.driver.stop_runtime_instance(target)
             except DriverError:
-                log.warning("stopping runtime instance %s failed; its drain is tried again later", due.id, exc_info=True)
+                log.warning("stopping runtime instance %s failed; its drain is tried again later", target.id, exc_info=True)
                 continue
-            await runtime.end_drain(self.svc.engine, due.id)
+            await runtime.end_drain(self.svc.engine, target.id)
             drained += 1
         return drained
 

@@ -8,9 +8,18 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from rollout.v1 import resources_pb2 as pb
+from server.domain import routes
 from server.domain.audit import AuditRecord
 from server.domain.models import ApprovalRule, Deployment, Event, Instance, Principal, Release, RuntimeInstance
 from server.store.identity import TokenRow
+
+# The domain of instances' public_url (Settings.public_domain). Encoders take only the value, and this is
+# the one piece of configuration they show, so the server sets it once at start (use_public_domain).
+_public_domain = ["localhost:8080"]
+
+
+def use_public_domain(domain: str) -> None:
+    _public_domain[0] = domain
 
 
 def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -51,6 +60,24 @@ def instance(value: Instance) -> pb.Instance:
         quarantined_release_ids=list(value.quarantined_release_ids),
         create_time=timestamp(value.create_time),
         update_time=timestamp(value.update_time),
+        public_url=routes.public_url(value.name, value.project, value.environment, value.organization_id, _public_domain[0]),
+    )
+
+
+def route(value: routes.Route) -> pb.Route:
+    return pb.Route(
+        instance_id=value.instance_id,
+        host=value.host,
+        kind=f"KIND_{value.kind.value}",
+        route_generation=value.route_generation,
+        active_deployment_id=value.active_deployment_id,
+        release_id=value.release_id,
+        version=value.version,
+        artifact_uri=value.artifact_uri,
+        backends=[
+            pb.RouteBackend(runtime_instance_id=b.runtime_instance_id, address=b.address, state=f"STATE_{b.state.value}")
+            for b in value.backends
+        ],
     )
 
 

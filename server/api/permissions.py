@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, Rule] = {
     "WatchDeployment": Rule("instance:read", Scope.DEPLOYMENT),
     "WatchInstance": Rule("instance:read", Scope.INSTANCE),
     "ListRuntimeInstances": Rule("instance:read", Scope.INSTANCE, "instance_id"),
+    # Every instance's route: a router's service principal reads the whole organization.
+    "WatchRoutes": Rule("instance:read", Scope.ORGANIZATION),
     "ListAuditEvents": Rule("audit:read", Scope.ORGANIZATION),
     "VerifyAuditChain": Rule("audit:read", Scope.ORGANIZATION),
     "CreatePrincipal": Rule("org:admin", Scope.ORGANIZATION),

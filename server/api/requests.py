@@ -333,6 +333,17 @@ def watch(request: Any, after_field: str) -> None:
     v.check()
 
 
+MAX_RESYNC_SECONDS = 3600
+
+
+def watch_routes(request: Any) -> None:
+    v = Violations()
+    organization(v, request)
+    if not 0 <= request.resync_seconds <= MAX_RESYNC_SECONDS:
+        v.add("resync_seconds", f"must be 0 (the default) to {MAX_RESYNC_SECONDS}")
+    v.check()
+
+
 def organization_only(request: Any) -> None:
     v = Violations()
     organization(v, request)

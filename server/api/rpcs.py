@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rollout.v1 import rollout_service_pb2 as api
 from server.api import convert, requests
-from server.app import audit, deployments, identity, instances, releases, runtime, watch
+from server.app import audit, deployments, identity, instances, releases, routing, runtime, watch
 from server.app.context import Caller, Services
 from server.app.mutation import Change
 from server.store.event_hub import EventHub
@@ -253,6 +253,11 @@ RPCS: dict[str, Mutation | Upload | Query | Stream] = {
         lambda r: requests.watch(r, "after_instance_sequence"),
         lambda s, hub, w, r, _: watch.instance_events(s, hub, w, r.id, r.after_instance_sequence),
         convert.event,
+    ),
+    "WatchRoutes": Stream(
+        requests.watch_routes,
+        lambda s, hub, w, r, _: routing.watch(s, hub, w, r.resync_seconds),
+        lambda update: api.WatchRoutesResponse(snapshot=update.snapshot, routes=[convert.route(x) for x in update.routes]),
     ),
     # Audit
     "ListAuditEvents": Query(

@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 
 from rollout.v1 import rollout_service_pb2
-from server.api import health, reflection
+from server.api import convert, health, reflection
 from server.api.handlers import generic_handler
 from server.api.servicer import RolloutServicer
 from server.app import gauges, installation
@@ -55,6 +55,7 @@ async def create_server(settings: Settings) -> Running:
     """Builds and starts the server on settings.listen (port 0 picks a free port). WrongStore, before it
     listens, if it is not pointed at its database's artifact store."""
     services = await Services.open(settings)
+    convert.use_public_domain(settings.public_domain)
     try:
         proven = await _proven(services)
     except BaseException:

@@ -39,6 +39,8 @@ class Services:
     key_retention_seconds: float = 24 * 3600
     # Seals instance secrets; without keys, storing a secret value is refused (ADR 009).
     keyring: Keyring = field(default_factory=Keyring)
+    # Instances' hosts at the edge router (Settings.public_domain).
+    public_domain: str = "localhost:8080"
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
@@ -51,6 +53,7 @@ class Services:
             JobQueue(redis, settings.queue_name),
             settings.key_retention_seconds,
             keyring.from_settings(settings),
+            public_domain=settings.public_domain,
         )
 
     async def ping(self) -> None:

@@ -63,9 +63,9 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
     """Seed 000's "last known-good run", chosen for the caller: the first of `candidates` (the
     instance's COMPLETED PROVISION deployments, newest first) that is not the active deployment,
     whose release is usable (not FAILED, artifact present, servable for a DYNAMIC instance) and not
-    quarantined for the instance. A run that would reproduce what is active (same release, params and
-    connections: the run an earlier rollback already returned to) is skipped too, since going back to
-    it changes nothing."""
+    quarantined for the instance. A run that would reproduce what is active (same release, params
+    and connections: the run an earlier rollback already returned to) is skipped too, since going
+    back to it changes nothing."""
     runs = list(candidates)
     quarantined = set(instance.quarantined_release_ids)
     active = next((source for source, _ in runs if source.id == instance.active_deployment_id), None)
@@ -81,7 +81,8 @@ def previous_good(candidates: Iterable[tuple[Deployment, Release | None]], insta
         return source
     raise FailedPrecondition(
         f"instance {instance.id} has no earlier COMPLETED deployment to roll back to (the active one, runs "
-        "identical to it, FAILED, quarantined or unservable releases and releases whose artifact is gone are skipped)",
+        "identical to it, FAILED, quarantined or unservable releases and releases whose artifact is gone "
+        "are skipped)",
         NO_ROLLBACK_TARGET,
         instance_id=instance.id,
     )

@@ -1,4 +1,4 @@
-"""`make run`: PostgreSQL, Valkey, migrations, the gRPC server and the worker in one command.
+"""`make run`: PostgreSQL, Valkey, migrations, the gRPC server, the worker and the edge router in one command.
 
 Services already given through ROLLOUT_DATABASE_URL or ROLLOUT_REDIS_URL are
 used as they are; the missing ones are started from the wheels with their
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_METRICS = "127.0.0.1:9464"
+DEFAULT_ROUTER = "127.0.0.1:8080"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -167,6 +168,11 @@ def _use_addresses(env: dict[str, str], data_root: Path) -> None:
     host, _, port = listen.rpartition(":")
     env["ROLLOUT_LISTEN"] = f"{host}:{free_port(host.strip('[]') or '127.0.0.1')}" if port == "0" else listen
     env.setdefault("ROLLOUT_METRICS_LISTEN", DEFAULT_METRICS)
+    router = env.get("ROLLOUT_ROUTER_LISTEN") or DEFAULT_ROUTER
+    router_host, _, router_port = router.rpartition(":")
+    env["ROLLOUT_ROUTER_LISTEN"] = f"{router_host}:{free_port(router_host.strip('[]') or '127.0.0.1')}" if router_port == "0" else router
+    # public_url names the router's real port.
+    env.setdefault("ROLLOUT_PUBLIC_DOMAIN", f"localhost:{env['ROLLOUT_ROUTER_LISTEN'].rpartition(':')[2]}")
     metrics_dir = data_root / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # one stack per folder: the last run's values are dead
     metrics_dir.mkdir(parents=True)
@@ -187,12 +193,13 @@ def process_counts(env: Mapping[str, str], cpus: int) -> tuple[int, int]:
 
 
 def _processes(env: dict[str, str]) -> dict[str, list[str]]:
-    """The server and worker processes to run; several servers share the gRPC port (SO_REUSEPORT)."""
+    """The server, worker and router processes to run; several servers share the gRPC port (SO_REUSEPORT)."""
     servers, workers = process_counts(env, len(os.sched_getaffinity(0)))
     if servers > 1:
         env["ROLLOUT_SHARE_PORT"] = "1"
     commands = {f"server-{n}": [sys.executable, "-m", "server"] for n in range(1, servers + 1)}
     commands.update({f"worker-{n}": [sys.executable, "-m", "workers"] for n in range(1, workers + 1)})
+    commands["router"] = [sys.executable, "-m", "router"]  # the edge router (docs/router.md)
     return commands
 
 
@@ -203,8 +210,11 @@ def _print_banner(env: Mapping[str, str], commands: Mapping[str, object]) -> Non
     token = _shown(Path(env["ROLLOUT_DATA_DIR"]) / "admin.token")
     organization = env.get("ROLLOUT_ORGANIZATION") or "acme"
     servers = sum(name.startswith("server-") for name in commands)
-    log.info("gRPC      %s (%d server processes, %d workers)", target, servers, len(commands) - servers)
+    workers = sum(name.startswith("worker-") for name in commands)
+    log.info("gRPC      %s (%d server processes, %d workers)", target, servers, workers)
     log.info("metrics   http://%s/metrics", env["ROLLOUT_METRICS_LISTEN"])
+    log.info("router    http://%s  (each instance's public_url, e.g. http://<name>.<project>.<env>.%s.localhost:%s)",
+             env["ROLLOUT_ROUTER_LISTEN"], organization, env["ROLLOUT_ROUTER_LISTEN"].rpartition(":")[2])
     log.info(
         "try       %s -plaintext -H \"authorization: Bearer $(cat %s)\" -d '{\"organization_id\":\"%s\"}' %s "
         "rollout.v1.RolloutService/ListInstances",

@@ -61,6 +61,11 @@ class Subscription:
         self.queue.put_nowait(item)
 
 
+def organization_key(organization_id: str) -> str:
+    """The subscription key of every event of an organization (WatchRoutes follows them all)."""
+    return f"organization/{organization_id}"
+
+
 class EventHub:
     def __init__(self, database_url: str) -> None:
         self._dsn = asyncpg_dsn(database_url)
@@ -82,7 +87,7 @@ class EventHub:
 
     @contextlib.contextmanager
     def subscribe(self, key: str):  # type: ignore[no-untyped-def]
-        """Subscribe to the events of one deployment or instance, by its id."""
+        """Subscribe to the events of one deployment or instance, by its id, or of an organization (organization_key)."""
         sub = Subscription(key)
         self._subs[key].add(sub)
         try:
@@ -94,11 +99,11 @@ class EventHub:
 
     def _dispatch(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
-            _, event = from_notification(str(payload))
+            organization_id, event = from_notification(str(payload))
         except (ValueError, KeyError):
             log.warning("ignored a malformed notification")
             return
-        for key in (event.deployment_id, event.instance_id):
+        for key in (event.deployment_id, event.instance_id, organization_key(organization_id)):
             for sub in self._subs.get(key, ()):
                 sub.offer(event)
 

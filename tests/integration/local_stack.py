@@ -17,7 +17,6 @@ from pathlib import Path
 
 import grpc
 
-from server.migrate import upgrade
 from tests.auth import admin_token, as_principal
 from tests.integration.databases import fresh_database
 from tests.integration.helpers import Stub
@@ -74,8 +73,8 @@ def recorded_processes(stack: Stack) -> list[tuple[int, int]]:
 @contextmanager
 def local_stack(session_database_url: str, redis_url: str, workdir: Path) -> Iterator[LocalStack]:
     with fresh_database(session_database_url) as url:
-        upgrade(url)
         stack = Stack(url, redis_url, workdir)
+        stack.migrate()  # the schema, and the installation's marker in the stack's artifact store
         try:
             _, address = stack.start_server(**SETTINGS)
             local = LocalStack(stack, address, stack.start_worker(**SETTINGS))

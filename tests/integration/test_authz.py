@@ -115,6 +115,7 @@ ALL: dict[str, Call] = {
         api.WatchDeploymentRequest(organization_id=o, id=x["done"].id), timeout=10)),
     "WatchInstance": lambda s, o, x: next(s.WatchInstance(
         api.WatchInstanceRequest(organization_id=o, id=x["instance"].id), timeout=10)),
+    "WatchRoutes": lambda s, o, x: next(s.WatchRoutes(api.WatchRoutesRequest(organization_id=o), timeout=10)),
     "ListRuntimeInstances": lambda s, o, x: s.ListRuntimeInstances(
         api.ListRuntimeInstancesRequest(organization_id=o, instance_id=x["instance"].id)),
     "ListAuditEvents": lambda s, o, x: s.ListAuditEvents(api.ListAuditEventsRequest(organization_id=o)),

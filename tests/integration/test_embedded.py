@@ -166,7 +166,7 @@ def _launcher_env(data: Path, address: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLOUT_")}
     env.update(
         ROLLOUT_DATA_DIR=str(data), ROLLOUT_LISTEN=address, ROLLOUT_GRACE_SECONDS="1",
-        ROLLOUT_SERVER_PROCESSES="1", ROLLOUT_WORKER_PROCESSES="1",
+        ROLLOUT_SERVER_PROCESSES="1", ROLLOUT_WORKER_PROCESSES="1", ROLLOUT_ROUTER_LISTEN="127.0.0.1:0",
     )
     return env
 
@@ -223,7 +223,7 @@ def test_a_second_launcher_on_the_same_folder_is_refused_and_the_first_keeps_ser
     data = tmp_path / "data"
     first = launch(data)
     recorded = _recorded(data)
-    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "worker-1"]
+    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "worker-1", "router"]
     state_before = (data / "stack.state").read_bytes()
 
     second = subprocess.run(
@@ -280,7 +280,7 @@ def test_several_servers_share_the_port_and_every_one_streams_what_any_worker_do
     data = tmp_path / "data"
     launcher = launch(data, ROLLOUT_SERVER_PROCESSES="2", ROLLOUT_WORKER_PROCESSES="2")
     recorded = _recorded(data)
-    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "server-2", "worker-1", "worker-2"]
+    assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "server-2", "worker-1", "worker-2", "router"]
     servers = {p.pid for p in recorded if p.name.startswith("server-")}
     admin = as_principal(grpc.insecure_channel(launcher.address), launcher.token)
     instance = create_instance(admin, "acme", name="multi")

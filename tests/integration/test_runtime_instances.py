@@ -100,8 +100,9 @@ def test_cold_rollback_spawns_and_waits_for_health(stack: Stack, org: str, org_t
         publish_servable(stub, org, "1.1.0")
         deploy(stub, org, instance.id)
         # No event announces a drain; the sweeper runs every second.
-        wait_until(lambda: not runtime(stub, org, instance.id, "state = HEALTHY AND release_id = " + v1.id), "the drain of v1")
-        assert len(runtime(stub, org, instance.id, "state = STOPPED")) == 2
+        # DRAINING first (routers stop sending to them), STOPPED after ROLLOUT_DRAIN_GRACE_SECONDS.
+        wait_until(lambda: len(runtime(stub, org, instance.id, "state = STOPPED")) == 2, "the drain of v1")
+        assert not runtime(stub, org, instance.id, "state = HEALTHY AND release_id = " + v1.id)
 
         proposal = rollback(stub, org, first.id)
         approve(stub, org, proposal.id)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Instance(_message.Message):
-    __slots__ = ("id", "name", "project", "environment", "labels", "kind", "replicas", "params", "connections", "version_constraint", "release_channel", "bundle", "bundle_release_id", "version", "pinned", "active_deployment_id", "route_generation", "secret_names", "create_time", "update_time", "quarantined_release_ids")
+    __slots__ = ("id", "name", "project", "environment", "labels", "kind", "replicas", "params", "connections", "version_constraint", "release_channel", "bundle", "bundle_release_id", "version", "pinned", "active_deployment_id", "route_generation", "secret_names", "create_time", "update_time", "quarantined_release_ids", "public_url")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Instance.Kind]
@@ -56,6 +56,7 @@ class Instance(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     QUARANTINED_RELEASE_IDS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_URL_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     project: str
@@ -77,7 +78,8 @@ class Instance(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     quarantined_release_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., project: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., replicas: _Optional[int] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., connections: _Optional[_Mapping[str, str]] = ..., version_constraint: _Optional[str] = ..., release_channel: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_release_id: _Optional[str] = ..., version: _Optional[str] = ..., pinned: _Optional[bool] = ..., active_deployment_id: _Optional[str] = ..., route_generation: _Optional[int] = ..., secret_names: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quarantined_release_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    public_url: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., project: _Optional[str] = ..., environment: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., replicas: _Optional[int] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., connections: _Optional[_Mapping[str, str]] = ..., version_constraint: _Optional[str] = ..., release_channel: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_release_id: _Optional[str] = ..., version: _Optional[str] = ..., pinned: _Optional[bool] = ..., active_deployment_id: _Optional[str] = ..., route_generation: _Optional[int] = ..., secret_names: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quarantined_release_ids: _Optional[_Iterable[str]] = ..., public_url: _Optional[str] = ...) -> None: ...
 
 class RuntimeInstance(_message.Message):
     __slots__ = ("id", "instance_id", "release_id", "version", "state", "deployment_id", "drain_time", "error", "create_time", "update_time", "host", "port", "pid")
@@ -407,3 +409,35 @@ class ApprovalRule(_message.Message):
     required_approvals: int
     proposer_may_approve: bool
     def __init__(self, environment: _Optional[str] = ..., required_approvals: _Optional[int] = ..., proposer_may_approve: _Optional[bool] = ...) -> None: ...
+
+class Route(_message.Message):
+    __slots__ = ("instance_id", "host", "kind", "route_generation", "active_deployment_id", "release_id", "version", "artifact_uri", "backends")
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_URI_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    host: str
+    kind: Instance.Kind
+    route_generation: int
+    active_deployment_id: str
+    release_id: str
+    version: str
+    artifact_uri: str
+    backends: _containers.RepeatedCompositeFieldContainer[RouteBackend]
+    def __init__(self, instance_id: _Optional[str] = ..., host: _Optional[str] = ..., kind: _Optional[_Union[Instance.Kind, str]] = ..., route_generation: _Optional[int] = ..., active_deployment_id: _Optional[str] = ..., release_id: _Optional[str] = ..., version: _Optional[str] = ..., artifact_uri: _Optional[str] = ..., backends: _Optional[_Iterable[_Union[RouteBackend, _Mapping]]] = ...) -> None: ...
+
+class RouteBackend(_message.Message):
+    __slots__ = ("runtime_instance_id", "address", "state")
+    RUNTIME_INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    runtime_instance_id: str
+    address: str
+    state: RuntimeInstance.State
+    def __init__(self, runtime_instance_id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[RuntimeInstance.State, str]] = ...) -> None: ...

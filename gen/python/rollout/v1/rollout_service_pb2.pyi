@@ -292,6 +292,22 @@ class WatchInstanceRequest(_message.Message):
     after_instance_sequence: int
     def __init__(self, organization_id: _Optional[str] = ..., id: _Optional[str] = ..., after_instance_sequence: _Optional[int] = ...) -> None: ...
 
+class WatchRoutesRequest(_message.Message):
+    __slots__ = ("organization_id", "resync_seconds")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESYNC_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    resync_seconds: int
+    def __init__(self, organization_id: _Optional[str] = ..., resync_seconds: _Optional[int] = ...) -> None: ...
+
+class WatchRoutesResponse(_message.Message):
+    __slots__ = ("snapshot", "routes")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    snapshot: bool
+    routes: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Route]
+    def __init__(self, snapshot: _Optional[bool] = ..., routes: _Optional[_Iterable[_Union[_resources_pb2.Route, _Mapping]]] = ...) -> None: ...
+
 class ListRuntimeInstancesRequest(_message.Message):
     __slots__ = ("organization_id", "instance_id", "filter", "order_by", "page_size", "page_token")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]

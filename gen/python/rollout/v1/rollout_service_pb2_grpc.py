@@ -163,6 +163,11 @@ class RolloutServiceStub:
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.SerializeToString,
                 response_deserializer=rollout_dot_v1_dot_resources__pb2.DeploymentEvent.FromString,
                 _registered_method=True)
+        self.WatchRoutes = channel.unary_stream(
+                '/rollout.v1.RolloutService/WatchRoutes',
+                request_serializer=rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesRequest.SerializeToString,
+                response_deserializer=rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesResponse.FromString,
+                _registered_method=True)
         self.ListRuntimeInstances = channel.unary_unary(
                 '/rollout.v1.RolloutService/ListRuntimeInstances',
                 request_serializer=rollout_dot_v1_dot_rollout__service__pb2.ListRuntimeInstancesRequest.SerializeToString,
@@ -483,6 +488,25 @@ class RolloutServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRoutes(self, request, context):
+        """Streams the organization's route table, for edge routers (`python -m
+        router`, docs/router.md). The first message has `snapshot` set and holds
+        the route of every instance of the organization; each later message
+        holds the whole current route of the instances that changed (a switch,
+        a runtime instance that failed), or is a new snapshot (after the server
+        may have missed changes, and every `resync_seconds`). Open-ended. A
+        client that reconnects starts again from a snapshot, so nothing is ever
+        missed; it must keep, per instance, the route with the highest
+        `route_generation` it has seen. Requires `instance:read` on the
+        organization (a policy without resource conditions), e.g. a SERVICE
+        principal's token. Errors: INVALID_ARGUMENT (bad organization id or
+        resync_seconds), UNAUTHENTICATED, PERMISSION_DENIED; UNAVAILABLE when the
+        server shuts down or the client fell too far behind (reconnect).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListRuntimeInstances(self, request, context):
         """Lists the runtime instances of a DYNAMIC instance (oldest first),
         optionally filtered by `state` (e.g. `state = HEALTHY`) or `release_id`.
@@ -694,6 +718,11 @@ def add_RolloutServiceServicer_to_server(servicer, server):
                     servicer.WatchInstance,
                     request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.FromString,
                     response_serializer=rollout_dot_v1_dot_resources__pb2.DeploymentEvent.SerializeToString,
+            ),
+            'WatchRoutes': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRoutes,
+                    request_deserializer=rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesRequest.FromString,
+                    response_serializer=rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesResponse.SerializeToString,
             ),
             'ListRuntimeInstances': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRuntimeInstances,
@@ -1351,6 +1380,33 @@ class RolloutService:
             '/rollout.v1.RolloutService/WatchInstance',
             rollout_dot_v1_dot_rollout__service__pb2.WatchInstanceRequest.SerializeToString,
             rollout_dot_v1_dot_resources__pb2.DeploymentEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRoutes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rollout.v1.RolloutService/WatchRoutes',
+            rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesRequest.SerializeToString,
+            rollout_dot_v1_dot_rollout__service__pb2.WatchRoutesResponse.FromString,
             options,
             channel_credentials,
             insecure,
