@@ -192,3 +192,20 @@ def test_workers_survive_a_redis_outage_and_nothing_approved_meanwhile_is_lost(
             assert worker.alive()
     finally:
         redis_server.stop()
+
+
+def test_an_enqueue_wakes_an_idle_worker_without_waiting_for_its_poll(stack: Stack, org: str, org_token: str) -> None:
+    # The worker polls every 10 minutes and its own sweeper never re-enqueues: the run can finish within
+    # the watch's minute only because the enqueue woke the worker (and on this worker, not another's).
+    queue = {"ROLLOUT_QUEUE_NAME": f"rollout:wake:{org}"}
+    _, address = stack.start_server(**queue)
+    worker = stack.start_worker(ROLLOUT_POLL_DELAY="600", ROLLOUT_STALL_SECONDS="600", **queue)
+    with grpc.insecure_channel(address) as channel:
+        stub = as_principal(channel, org_token)
+        instance = create_instance(stub, org)
+        publish(stub, org, "1.0.0")
+        done = deploy(stub, org, instance.id)
+
+        assert done.status == S.STATUS_COMPLETED
+        started = [e for e in events(stub, org, done.id) if e.type == pb.DeploymentEvent.TYPE_STARTED]
+        assert [e.message.endswith(f"/{worker.popen.pid}") for e in started] == [True], started
