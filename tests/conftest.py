@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import itertools
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,15 @@ from tests.s3 import BUCKET, MotoServer
 from tests.stack import Stack
 
 _counter = itertools.count()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# A SIGTERM (a CI timeout, `timeout`, a stopped job) unwinds like Ctrl-C, so every fixture's teardown
+# still stops the servers, workers, PostgreSQL and Valkey it started: nothing is left running.
+signal.signal(signal.SIGTERM, _interrupt)
 
 # Property-based tests draw the same examples on every run (CI is reproducible), keep no example
 # database, and never fail on timing.
