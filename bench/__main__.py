@@ -19,7 +19,8 @@ from typing import Any
 from bench import counters, overhead
 from bench.edge import measure_edge
 from bench.harness import Harness
-from bench.scenarios import Floor, Product, measure
+from bench.profile import profiled
+from bench.scenarios import Audit, Floor, Op, Product, floor_streams, measure, product_streams
 from bench.stats import Result, compared, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,6 +36,8 @@ class Sizes:
     fan_outs: int
     idle_seconds: float  # how long idle CPU is sampled
     counted_flows: int  # flows whose round trips are counted
+    audit: tuple[int, ...] = (10_000, 100_000, 1_000_000)  # ListAuditEvents over logs of these many records
+    streams: int = 10_000  # open WatchDeployment streams whose server memory is measured
     # (f) and (g), bench/edge.py: warm and cold rollbacks, requests per side of (g).
     edge_warm: int = 30
     edge_cold: int = 5
@@ -43,64 +46,107 @@ class Sizes:
 
 FULL = Sizes(300, 200, 20, (10_000, 100_000, 1_000_000), 1000, 5, 5.0, 5)
 # Modest sizes for a shared machine: the same rows, fewer samples.
-QUICK = Sizes(100, 60, 10, (10_000, 100_000), 1000, 3, 3.0, 3, edge_warm=10, edge_cold=3, edge_requests=2000)
-SMOKE = Sizes(10, 5, 2, (1_000,), 20, 1, 0.5, 1, edge_warm=3, edge_cold=1, edge_requests=100)
+QUICK = Sizes(100, 60, 10, (10_000, 100_000), 1000, 3, 3.0, 3, (10_000, 100_000), 10_000,
+              edge_warm=10, edge_cold=3, edge_requests=2000)
+SMOKE = Sizes(10, 5, 2, (1_000,), 20, 1, 0.5, 1, (1_000,), 50, edge_warm=3, edge_cold=1, edge_requests=100)
 MANY = 32
 
 
-async def run(harness: Harness, sizes: Sizes) -> tuple[list[Result], dict[str, Any]]:
-    floor, product = Floor(harness.floor), Product(harness)
-    await product.prepare(MANY)
-    results: list[Result] = []
-    extra: dict[str, object] = {}
-    idle = {"worker": harness.worker_pid, "floor worker": harness.floor_worker_pid}
-    extra["idle_cpu_percent"] = await counters.idle_cpu(idle, sizes.idle_seconds)
+class Rows:
+    """The measured rows of one run, in order, and what is counted beside them (`extra`)."""
 
-    async def both(name: str, clients: int, iterations: int, op, base: Result) -> None:  # type: ignore[no-untyped-def]
-        results.append(compared(await measure(name, clients, iterations, sizes.warmup, op), base))
+    def __init__(self, harness: Harness, sizes: Sizes, profile: Path | None) -> None:
+        self.harness, self.sizes, self.profile = harness, sizes, profile
+        self.floor, self.product = Floor(harness.floor, MANY), Product(harness, MANY)
+        self.results: list[Result] = []
+        self.cpu: dict[str, dict[str, float]] = {}
+        self.extra: dict[str, Any] = {"cpu_percent": self.cpu}
+        self._groups = harness.cpu_groups()
 
-    floor_tx = {c: await measure("floor: unary → 1 transaction", c, sizes.iterations, sizes.warmup, floor.tx) for c in (1, MANY)}
-    floor_flow = {
-        c: await measure("floor: unary → tx → job → tx → stream", c, sizes.flows, sizes.warmup, floor.pipeline)
-        for c in (1, MANY)
-    }
-    results += [floor_tx[1], floor_tx[MANY], floor_flow[1], floor_flow[MANY]]
-    for c in (1, MANY):
-        await both("(a) RollbackDeployment", c, sizes.iterations, product.rollback, floor_tx[c])
-    for c in (1, MANY):
-        per_client = sizes.flows if c == 1 else max(2, sizes.flows // 10)
-        before = counters.pickup(harness.metrics_dir)
-        await both("(b) rollback → approve → COMPLETED (full flow)", c, per_client, product.full_flow, floor_flow[c])
-        after = counters.pickup(harness.metrics_dir)
-        jobs = after[1] - before[1]
-        extra[f"pickup_mean_ms_{c}"] = 1000 * (after[0] - before[0]) / jobs if jobs else 0.0
-    extra["round_trips_full_flow"] = await counters.round_trips(
-        harness.dsn, harness.pg_log, lambda: product.full_flow(0, 0), sizes.counted_flows)
-    extra["round_trips_rollback"] = await counters.round_trips(
-        harness.dsn, harness.pg_log, lambda: product.rollback(0, 0), sizes.counted_flows)
-    for c in (1, MANY):
-        await both("(c) idempotent replay", c, sizes.iterations, product.replay, floor_tx[c])
-    seeded = 0
-    for rows in sizes.history:
-        history = await product.seed_history(harness.env["ROLLOUT_DATABASE_URL"], rows - seeded)
-        seeded = rows
+    async def timed(self, name: str, clients: int, iterations: int, op: Op) -> Result:
+        """One row, with the CPU each group of processes used meanwhile (and its flame graphs, if asked)."""
+        profile = self.profile if name.startswith("(") else None  # "(a) …" → a-1-server.svg, a-32-server.svg
+        with counters.Busy(self._groups) as busy, profiled(self.harness, profile, f"{name[1]}-{clients}"):
+            result = await measure(name, clients, iterations, self.sizes.warmup, op)
+        self.cpu[f"{name} ({clients})"] = busy.percent
+        return result
+
+    async def both(self, name: str, clients: int, iterations: int, op: Op, base: Result) -> None:
+        self.results.append(compared(await self.timed(name, clients, iterations, op), base))
+
+    async def flows(self) -> tuple[dict[int, Result], dict[int, Result]]:
+        """(a)–(c) against the floor's transaction and pipeline; the floor rows, for the later rows."""
+        sizes, product, extra, harness = self.sizes, self.product, self.extra, self.harness
+        floor_tx = {c: await self.timed("floor: unary → 1 transaction", c, sizes.iterations, self.floor.tx) for c in (1, MANY)}
+        floor_flow = {c: await self.timed("floor: unary → tx → job → tx → stream", c, sizes.flows, self.floor.pipeline)
+                      for c in (1, MANY)}
+        self.results += [floor_tx[1], floor_tx[MANY], floor_flow[1], floor_flow[MANY]]
         for c in (1, MANY):
-            await both(f"(d) ListDeployments last good, {rows:,} rows", c, sizes.iterations,
-                       product.last_good(history), floor_tx[c])
+            await self.both("(a) RollbackDeployment", c, sizes.iterations, product.rollback, floor_tx[c])
+        for c in (1, MANY):
+            per_client = sizes.flows if c == 1 else max(2, sizes.flows // 10)
+            before = counters.pickup(harness.metrics_dir)
+            await self.both("(b) rollback → approve → COMPLETED (full flow)", c, per_client, product.full_flow, floor_flow[c])
+            after = counters.pickup(harness.metrics_dir)
+            jobs = after[1] - before[1]
+            extra[f"pickup_mean_ms_{c}"] = 1000 * (after[0] - before[0]) / jobs if jobs else 0.0
+        extra["round_trips_full_flow"] = await counters.round_trips(
+            harness.dsn, harness.pg_log, lambda: product.full_flow(0, 0), sizes.counted_flows)
+        extra["round_trips_rollback"] = await counters.round_trips(
+            harness.dsn, harness.pg_log, lambda: product.rollback(0, 0), sizes.counted_flows)
+        for c in (1, MANY):
+            await self.both("(c) idempotent replay", c, sizes.iterations, product.replay, floor_tx[c])
+        return floor_tx, floor_flow
 
-    floor_fan = [await floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
-    product_fan, memory = [], []
-    for _ in range(sizes.fan_outs):
-        elapsed, kib = await product.fan_out(sizes.watchers, harness)
-        product_fan.append(elapsed)
-        memory.append(kib)
-    fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
-    results += [fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
-    extra["server_kib_per_1000_streams"] = sorted(memory)[len(memory) // 2] * 1000
+    async def growth(self, floor_tx: dict[int, Result]) -> None:
+        """(d) and (h): lists over ever more rows (flat is the goal)."""
+        seeded = 0
+        for rows in self.sizes.history:
+            history = await self.product.seed_history(self.harness.env["ROLLOUT_DATABASE_URL"], rows - seeded)
+            seeded = rows
+            for c in (1, MANY):
+                await self.both(f"(d) ListDeployments last good, {rows:,} rows", c, self.sizes.iterations,
+                                self.product.last_good(history), floor_tx[c])
+        audit = Audit(self.harness, self.product)
+        for rows in self.sizes.audit:
+            await audit.seed(rows)
+            pages = (("newest 50", "", 50), ("one resource's newest 50", 'resource = "instances/seed-7"', min(50, rows // 100)))
+            for name, filter_text, expected in pages:
+                for c in (1, MANY):
+                    await self.both(f"(h) ListAuditEvents {name}, {rows:,} records", c, self.sizes.iterations,
+                                    audit.page(filter_text, expected), floor_tx[c])
+
+    async def watching(self) -> None:
+        """(e) fan-out, and the servers' memory for many open streams."""
+        sizes, harness = self.sizes, self.harness
+        floor_fan = [await self.floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
+        product_fan, memory = [], []
+        for n in range(sizes.fan_outs):
+            with profiled(harness, self.profile if n == 0 else None, "e-1"):
+                elapsed, kib = await self.product.fan_out(sizes.watchers, harness)
+            product_fan.append(elapsed)
+            memory.append(kib)
+        fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
+        self.results += [
+            fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
+        self.extra["server_kib_per_1000_streams"] = sorted(memory)[len(memory) // 2] * 1000
+        for side, open_them in (("floor", floor_streams), ("rollout", lambda h, n: product_streams(self.product, h, n))):
+            kib_before, kib_after = await open_them(harness, sizes.streams)
+            self.extra[f"{side}_servers_kib_streams"] = {"streams": sizes.streams, "before": kib_before, "after": kib_after}
+
+
+async def run(harness: Harness, sizes: Sizes, profile: Path | None = None) -> tuple[list[Result], dict[str, Any]]:
+    rows = Rows(harness, sizes, profile)
+    await rows.product.prepare(MANY)
+    idle = {"workers": harness.worker_pids, "floor workers": harness.floor_worker_pids}
+    rows.extra["idle_cpu_percent"] = await counters.idle_cpu(idle, sizes.idle_seconds)
+    floor_tx, _ = await rows.flows()
+    await rows.growth(floor_tx)
+    await rows.watching()
     edge, edge_extra = await measure_edge(harness, sizes.edge_warm, sizes.edge_cold, sizes.edge_requests)
-    results += edge
-    extra.update(edge_extra)
-    return results, extra
+    rows.results += edge
+    rows.extra.update(edge_extra)
+    return rows.results, rows.extra
 
 
 def authorization_cost(repeat: int) -> dict[str, float]:
@@ -145,6 +191,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples, 10k and 100k history rows: for a shared machine")
     parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync on (slower on shared VMs)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="write py-spy flame graphs of a server and a worker for each row into DIR")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     # SIGTERM unwinds like Ctrl-C, so the servers and workers the harness started are stopped.
@@ -154,13 +202,18 @@ def main() -> None:
         started = time.monotonic()
         try:
             harness.start()
-            results, extra = asyncio.run(run(harness, sizes))
+            results, extra = asyncio.run(run(harness, sizes, args.profile))
         finally:
             harness.stop()
     print(table(results))
     extra.update(authorization_cost(200 if args.smoke else 5000))
     rollback = next(r for r in results if r.name.startswith("(a)") and r.clients == 1)
-    print(f"\nserver memory per 1,000 open WatchDeployment streams: {extra['server_kib_per_1000_streams'] / 1024:.1f} MiB")
+    print(f"\n{harness.servers} server and {harness.workers} worker processes on each side (rollout, the floor)")
+    print(f"server memory per 1,000 open WatchDeployment streams: {extra['server_kib_per_1000_streams'] / 1024:.1f} MiB")
+    for side in ("rollout", "floor"):
+        m = extra[f"{side}_servers_kib_streams"]
+        print(f"{side} servers' memory with {m['streams']:,} streams open: {m['after'] / 1024:.0f} MiB"
+              f" ({(m['after'] - m['before']) / 1024:+.0f} MiB for the streams; goal ≤ 100 MiB)")
     print(
         f"authorization decision (p50): Cedar {extra['cedar_us']:.0f} µs, remembered {extra['remembered_us']:.1f} µs"
         f" — {extra['cedar_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment at its p50 even uncached"
@@ -179,11 +232,16 @@ def main() -> None:
     print(f"PostgreSQL round trips (counted): full flow {flow_trips['median']}, RollbackDeployment {rollback_trips['median']}")
     print(f"job pickup (enqueue → start, mean): {extra['pickup_mean_ms_1']:.2f} ms at 1 client,"
           f" {extra[f'pickup_mean_ms_{MANY}']:.2f} ms at {MANY}")
+    print(f"CPU during the {MANY}-client rows, % of one core (a group's total; {_cpus()} cores):")
+    for row, used in extra["cpu_percent"].items():
+        if row.endswith(f"({MANY})"):
+            print(f"  {row:<58} " + ", ".join(f"{k} {v:.0f}" for k, v in used.items() if v >= 1))
     print("idle CPU, % of a core: " + ", ".join(f"{k} {v:.1f}" for k, v in extra["idle_cpu_percent"].items()))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},
         "versions": {name: version(name) for name in ("grpcio", "sqlalchemy", "asyncpg", "arq", "cedarpy")},
+        "processes": {"servers": harness.servers, "workers": harness.workers},
         "smoke": args.smoke,
         "quick": args.quick,
         "durable": args.durable,

@@ -15,6 +15,7 @@ import asyncio
 import os
 import re
 import statistics
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,11 +77,50 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
-    """Percent of one core each process used over `seconds` with nothing to do."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+def children(pid: int) -> list[int]:
+    """The direct children of a process (PostgreSQL's backends, of its postmaster)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class Busy:
+    """CPU used by groups of processes over a stretch of time, in % of one core (a group's total):
+    whether a side was CPU-bound while a row was measured, and which part."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self._started = 0.0
+        self._before: dict[str, float] = {}
+
+    def _used(self) -> dict[str, float]:
+        return {name: sum(_cpu_or_zero(pid) for pid in pids()) for name, pids in self._groups.items()}
+
+    def __enter__(self) -> Busy:
+        self._started, self._before = time.monotonic(), self._used()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        self.percent = {name: 100 * (cpu - self._before.get(name, 0.0)) / elapsed for name, cpu in self._used().items()}
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except OSError:  # a backend that ended meanwhile
+        return 0.0
+
+
+async def idle_cpu(groups: dict[str, list[int]], seconds: float) -> dict[str, float]:
+    """Percent of one core a process of each group used over `seconds` with nothing to do (the group's mean)."""
+    def used() -> dict[str, float]:
+        return {name: sum(cpu_seconds(pid) for pid in pids) / len(pids) for name, pids in groups.items()}
+
+    before = used()
     await asyncio.sleep(seconds)
-    return {name: 100 * (cpu_seconds(pid) - before[name]) / seconds for name, pid in pids.items()}
+    return {name: 100 * (cpu - before[name]) / seconds for name, cpu in used().items()}
 
 
 def pickup(metrics_dir: Path, job: str = "provision") -> tuple[float, int]:

@@ -23,6 +23,8 @@ import grpc
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker, func
 
+from server import event_loop
+
 CHANNEL = "floor_events"
 QUEUE = "floor:queue"
 WRITE = "/floor.Floor/Write"
@@ -69,7 +71,7 @@ async def serve(port: int) -> None:
         "Write": grpc.unary_unary_rpc_method_handler(write),
         "Watch": grpc.unary_stream_rpc_method_handler(watch),
     }
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])  # several floor servers share the port
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("floor.Floor", handlers),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
@@ -101,6 +103,7 @@ def work() -> None:
 
 
 if __name__ == "__main__":
+    event_loop.install()  # the same loop as rollout's processes
     if sys.argv[1] == "server":
         asyncio.run(serve(int(sys.argv[2])))
     else:

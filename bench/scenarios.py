@@ -13,7 +13,7 @@ import asyncpg
 import grpc
 
 from bench.floor import WATCH, WRITE
-from bench.harness import ORGANIZATION, Harness
+from bench.harness import ORGANIZATION, Harness, channels
 from bench.stats import Result, summarize
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
@@ -29,8 +29,12 @@ async def measure(name: str, clients: int, iterations: int, warmup: int, op: Op)
     ready = asyncio.Barrier(clients + 1)
 
     async def loop(client: int) -> None:
-        for i in range(warmup):
-            await op(client, -1 - i)
+        try:
+            for i in range(warmup):
+                await op(client, -1 - i)
+        except BaseException:
+            await ready.abort()  # the others stop waiting too
+            raise
         await ready.wait()
         for i in range(iterations):
             latencies.append(await op(client, i))
@@ -43,22 +47,25 @@ async def measure(name: str, clients: int, iterations: int, warmup: int, op: Op)
 
 
 class Floor:
-    def __init__(self, address: str) -> None:
-        self.channel = grpc.aio.insecure_channel(address)
-        self.write: Any = self.channel.unary_unary(WRITE)
-        self.watch: Any = self.channel.unary_stream(WATCH)
+    """The floor's calls; client n uses connection n, as rollout's clients do."""
 
-    async def tx(self, _client: int, _i: int) -> float:
+    def __init__(self, address: str, clients: int) -> None:
+        self.address = address
+        self.channels = channels(address, clients)
+        self.writes: list[Any] = [c.unary_unary(WRITE) for c in self.channels]
+        self.watches: list[Any] = [c.unary_stream(WATCH) for c in self.channels]
+
+    async def tx(self, client: int, _i: int) -> float:
         started = time.perf_counter()
-        await self.write(b"T" + uuid.uuid4().hex.encode())
+        await self.writes[client](b"T" + uuid.uuid4().hex.encode())
         return time.perf_counter() - started
 
-    async def pipeline(self, _client: int, _i: int) -> float:
+    async def pipeline(self, client: int, _i: int) -> float:
         key = uuid.uuid4().hex
-        stream = self.watch(key.encode())
+        stream = self.watches[client](key.encode())
         assert await stream.read() == b"open"  # the stream is open before the write
         started = time.perf_counter()
-        await self.write(b"J" + key.encode())
+        await self.writes[client](b"J" + key.encode())
         await stream.read()
         elapsed = time.perf_counter() - started
         stream.cancel()
@@ -66,13 +73,18 @@ class Floor:
 
     async def fan_out(self, watchers: int) -> float:
         key = uuid.uuid4().hex
-        streams = [self.watch(key.encode()) for _ in range(watchers)]
+        spread = channels(self.address, max(1, watchers // 100))
+        watches: list[Any] = [c.unary_stream(WATCH) for c in spread]
+        streams = [watches[n % len(watches)](key.encode()) for n in range(watchers)]
         for stream in streams:
             assert await stream.read() == b"open"
         started = time.perf_counter()
-        await self.write(b"J" + key.encode())
+        await self.writes[0](b"J" + key.encode())
         await asyncio.gather(*(s.read() for s in streams))
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        for channel in spread:
+            await channel.close()
+        return elapsed
 
 
 @dataclass
@@ -82,9 +94,12 @@ class Target:
 
 
 class Product:
-    def __init__(self, harness: Harness) -> None:
-        self.channel = grpc.aio.insecure_channel(harness.product)
-        self.stub: Any = api_grpc.RolloutServiceStub(self.channel)  # type: ignore[no-untyped-call]
+    """rollout's calls; client n uses connection n (`stubs[n]`), so several server processes share the load."""
+
+    def __init__(self, harness: Harness, clients: int) -> None:
+        self.channels = channels(harness.product, clients)
+        self.stubs: list[Any] = [api_grpc.RolloutServiceStub(c) for c in self.channels]  # type: ignore[no-untyped-call]
+        self.stub: Any = self.stubs[0]
         self.md = (("authorization", f"Bearer {harness.token}"),)
         self.org = ORGANIZATION
         self.targets: list[Target] = []
@@ -128,24 +143,24 @@ class Product:
         self.targets = list(await asyncio.gather(*(one(i) for i in range(instances))))
 
     async def rollback(self, client: int, i: int) -> float:
-        target = self.targets[client]
+        target, stub = self.targets[client], self.stubs[client]
         started = time.perf_counter()
-        await self.stub.RollbackDeployment(
+        await stub.RollbackDeployment(
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[i % 2]), metadata=self.md
         )
         return time.perf_counter() - started
 
     async def full_flow(self, client: int, i: int) -> float:
         """RollbackDeployment → ApproveDeployment → COMPLETED on a watch opened before approving."""
-        target = self.targets[client]
+        target, stub = self.targets[client], self.stubs[client]
         started = time.perf_counter()
-        proposal = await self.stub.RollbackDeployment(
+        proposal = await stub.RollbackDeployment(
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[i % 2]), metadata=self.md
         )
-        stream = self.stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
+        stream = stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
         first = await stream.read()
         assert first is not grpc.aio.EOF
-        await self.stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
+        await stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
         while True:
             event = await stream.read()
             assert event is not grpc.aio.EOF
@@ -157,7 +172,7 @@ class Product:
     async def replay(self, client: int, _i: int) -> float:
         target = self.targets[client]
         started = time.perf_counter()
-        await self.stub.RollbackDeployment(
+        await self.stubs[client].RollbackDeployment(
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[0], request_id=f"replay-{client}"),
             metadata=self.md,
         )
@@ -196,9 +211,9 @@ class Product:
             await conn.close()
 
     def last_good(self, instance_id: str) -> Op:
-        async def op(_client: int, _i: int) -> float:
+        async def op(client: int, _i: int) -> float:
             started = time.perf_counter()
-            response = await self.stub.ListDeployments(api.ListDeploymentsRequest(
+            response = await self.stubs[client].ListDeployments(api.ListDeploymentsRequest(
                 organization_id=self.org, instance_id=instance_id, filter="action = PROVISION AND status = COMPLETED",
                 order_by="create_time desc", page_size=5), metadata=self.md)
             assert len(response.deployments) == 5
@@ -212,9 +227,9 @@ class Product:
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[0]), metadata=self.md
         )
         before = harness.rss_kib()
-        channels = [grpc.aio.insecure_channel(harness.product) for _ in range(max(1, watchers // 100))]
+        spread = channels(harness.product, max(1, watchers // 100))
         streams = [
-            api_grpc.RolloutServiceStub(channels[n % len(channels)]).WatchDeployment(  # type: ignore[no-untyped-call]
+            api_grpc.RolloutServiceStub(spread[n % len(spread)]).WatchDeployment(  # type: ignore[no-untyped-call]
                 api.WatchDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
             for n in range(watchers)
         ]
@@ -230,6 +245,102 @@ class Product:
         await self.stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
         await asyncio.gather(*(until_terminal(s) for s in streams))
         elapsed = time.perf_counter() - started
-        for channel in channels:
+        for channel in spread:
             await channel.close()
         return elapsed, per_stream
+
+
+OPENING = 200  # streams opened at a time: a burst of thousands at once has gRPC refuse some (CANCELLED)
+
+
+async def open_streams(open_one: Callable[[int], Any], count: int, memory: Callable[[], int]) -> tuple[int, int]:
+    """Opens `count` streams (each answered once), then (KiB of `memory` before, after); closes them."""
+    before = memory()
+    streams: list[Any] = []
+    for first in range(0, count, OPENING):
+        batch = [open_one(n) for n in range(first, min(count, first + OPENING))]
+        for stream in batch:
+            assert await stream.read() is not grpc.aio.EOF
+        streams += batch
+    after = memory()
+    for stream in streams:
+        stream.cancel()
+    return before, after
+
+
+async def product_streams(product: Product, harness: Harness, count: int) -> tuple[int, int]:
+    """rollout's servers' memory with `count` WatchDeployment streams open on a PROPOSED deployment."""
+    proposal = await product.stub.RollbackDeployment(
+        api.RollbackDeploymentRequest(organization_id=product.org, id=product.targets[0].sources[0]), metadata=product.md
+    )
+    spread = channels(harness.product, max(1, count // 100))
+    stubs = [api_grpc.RolloutServiceStub(c) for c in spread]  # type: ignore[no-untyped-call]
+    request = api.WatchDeploymentRequest(organization_id=product.org, id=proposal.id)
+    try:
+        return await open_streams(
+            lambda n: stubs[n % len(stubs)].WatchDeployment(request, metadata=product.md), count, harness.rss_kib)
+    finally:
+        await product.stub.RejectDeployment(
+            api.RejectDeploymentRequest(organization_id=product.org, id=proposal.id, reason="bench"), metadata=product.md)
+        for channel in spread:
+            await channel.close()
+
+
+async def floor_streams(harness: Harness, count: int) -> tuple[int, int]:
+    """The floor servers' memory with `count` of their watch streams open."""
+    spread = channels(harness.floor, max(1, count // 100))
+    watches: list[Any] = [c.unary_stream(WATCH) for c in spread]
+    key = uuid.uuid4().hex.encode()
+    try:
+        return await open_streams(
+            lambda n: watches[n % len(watches)](key), count, lambda: harness.rss_kib(harness.floor_server_pids))
+    finally:
+        for channel in spread:
+            await channel.close()
+
+
+class Audit:
+    """ListAuditEvents over a large log: records inserted directly, in an organization of their own."""
+
+    def __init__(self, harness: Harness, product: Product) -> None:
+        self.dsn = harness.dsn
+        self.stubs = product.stubs
+        self.org = harness.audit_organization
+        self.md = (("authorization", f"Bearer {harness.audit_token}"),)
+        self.seeded = 0
+
+    async def seed(self, total: int) -> None:
+        """Grows the log to `total` records, spread over 100 resources. The triggers are off while
+        seeding (so the hash chain of these records is not a real one): sealing a million rows one by
+        one would take minutes and is not what is measured."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                last = await conn.fetchval(
+                    "SELECT coalesce(max(sequence), 0) FROM audit_events WHERE organization_id = $1", self.org)
+                await conn.execute(
+                    """
+                    INSERT INTO audit_events (id, organization_id, sequence, create_time, actor, actor_kind, action,
+                        resource, outcome, prev_hash, hash)
+                    SELECT gen_random_uuid(), $1, $4 + g, now() - make_interval(secs => $3 - g),
+                           'bench', 'user', 'deployment.propose', 'instances/seed-' || (g % 100), 'OK',
+                           md5((g - 1)::text), md5(g::text)
+                    FROM generate_series($2 + 1, $3) AS g
+                    """,
+                    self.org, self.seeded, total, last,
+                )
+            await conn.execute("ANALYZE audit_events")
+            self.seeded = total
+        finally:
+            await conn.close()
+
+    def page(self, filter_text: str, expected: int) -> Op:
+        """The newest page of (up to) 50, with `filter_text`: `expected` records."""
+        async def op(client: int, _i: int) -> float:
+            started = time.perf_counter()
+            response = await self.stubs[client].ListAuditEvents(
+                api.ListAuditEventsRequest(organization_id=self.org, filter=filter_text, page_size=50), metadata=self.md)
+            assert len(response.audit_events) == expected, (filter_text, len(response.audit_events))
+            return time.perf_counter() - started
+        return op
