@@ -9,6 +9,7 @@ from aiohttp import web
 
 from router.config import RouterSettings
 from router.proxy import create_app
+from server import event_loop
 from server.artifacts import ArtifactStore, open_store
 from server.config import ArtifactSettings
 
@@ -25,6 +26,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings = RouterSettings.from_env()
+    event_loop.install()
     app = create_app(settings, artifact_store(dict(os.environ)))
     banner = f"router listening on http://{settings.listen} (routes from {settings.server}, organization {settings.organization_id})"
     # SIGTERM/SIGINT: stop accepting, let requests in flight finish (up to 10 s), then exit.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from server import event_loop
 from server.app.installation import WrongStore
 from server.config import Settings
 from server.telemetry import logs, traces
@@ -12,6 +13,7 @@ from server.telemetry import logs, traces
 
 def main() -> None:
     logs.configure("server")
+    event_loop.install()
     traces.configure("rollout-server")  # before the server exists: it instruments grpc.aio
     from server.api.server import serve
 

@@ -17,6 +17,7 @@ from typing import Any
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from server import event_loop
 from server.app.installation import WrongStore
 from server.app.queue import wake_channel
 from server.config import Settings
@@ -88,6 +89,7 @@ class RidingWorker(Worker):
 
 def main() -> None:
     logs.configure("worker")
+    event_loop.install()
     traces.configure("rollout-worker")
     settings = Settings.from_env()
     delay = 0.5
