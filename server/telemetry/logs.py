@@ -4,6 +4,10 @@ Every process configures logging once at start (`configure`); the standard
 library's loggers (arq, asyncio, ours) go through the same renderer, so a
 line is one JSON object a log pipeline can index. Tokens and secrets are
 never logged: what reaches a log is ids, names, codes and durations.
+
+structlog's loggers (`get`: the per-RPC line, a run's steps) write their
+lines to stderr directly, rendered by orjson, instead of through the
+standard library's handlers: 9 µs a line instead of 105 (README, Performance).
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from server.telemetry import traces
@@ -45,9 +50,8 @@ def configure(process: str, level: str | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_ids,
     ]
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=True) if sys.stderr.isatty() else structlog.processors.JSONRenderer()
-    )
+    tty = sys.stderr.isatty()
+    renderer: Any = structlog.dev.ConsoleRenderer(colors=True) if tty else structlog.processors.JSONRenderer(_json)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -64,12 +68,24 @@ def configure(process: str, level: str | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(chosen)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        logger_factory=lambda name="": _Named(name, sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(chosen)),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
+
+
+class _Named(structlog.PrintLogger):
+    """Prints a line to a file; named, as add_logger_name asks a logger."""
+
+    def __init__(self, name: str, file: TextIO) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _json(event: dict[str, Any], **options: Any) -> str:
+    return orjson.dumps(event, **options).decode()
 
 
 def get(name: str) -> Any:
