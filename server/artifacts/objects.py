@@ -50,7 +50,12 @@ class ObjectArtifacts:
         if key is None:
             return await asyncio.to_thread(_external(uri).is_file)
         try:
-            await obstore.head_async(self._objects, key)
+            if isinstance(self._objects, LocalStore):
+                # A folder's HEAD is one stat (~50 µs): asked directly, it skips the hop to obstore's
+                # threads and back, which costs 0.3–0.8 ms on every rollback and approval (README, Performance).
+                obstore.head(self._objects, key)
+            else:
+                await obstore.head_async(self._objects, key)
         except FileNotFoundError:
             return False
         return True
