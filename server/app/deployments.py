@@ -20,7 +20,6 @@ from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.store import deployments as store
 from server.store import events, locking
-from server.store import identity as identity_store
 from server.store import instances as instance_store
 from server.store import releases as release_store
 
@@ -160,9 +159,15 @@ async def rollback(
     """A PROPOSED PROVISION that reproduces the source deployment exactly (docs/product.md §3), in one transaction."""
     locked = None
     if to.source_id:
-        locked = await _locked(conn, caller, to.source_id)
+        found = await locking.deployment_with_release(conn, caller.organization_id, to.source_id)
+        if found is None:
+            raise _deployment_not_found(to.source_id)
+        locked, release = found
         instance, source = locked.instance, locked.deployment
-        release = await _release(svc, conn, caller, source.bundle_release_id) if source.bundle_release_id else None
+        if source.bundle_release_id:
+            if release is None:
+                raise NotFound(f"release {source.bundle_release_id} not found")
+            release = await releases.checked(svc.artifacts, release)
         rollback_rules.check_source(source, release, instance)
     else:
         assert to.instance_id is not None
@@ -201,27 +206,26 @@ async def request_plan(conn: AsyncConnection, svc: Services, caller: Caller, dep
 async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployment_id: str) -> Change[Deployment]:
     """One approval. The deployment becomes PENDING (and is handed to a worker) once the
     environment's approval rule has enough distinct approvers (separation of duties)."""
-    locked = await _locked(conn, caller, deployment_id)
+    found = await locking.deployment_for_approval(conn, caller.organization_id, deployment_id)
+    if found is None:
+        raise _deployment_not_found(deployment_id)
+    locked, facts = found
     instance, current = locked.instance, locked.deployment
     transitions.require_proposed(current.status, "approved")
-    rule = approval_rules.rule_for(instance.environment, await identity_store.rules(conn, caller.organization_id))
-    tally = approval_rules.approve(
-        rule, current.proposed_by, caller.principal_id, await identity_store.approvers(conn, deployment_id)
-    )
+    rule = approval_rules.rule_for(instance.environment, facts.rules)
+    tally = approval_rules.approve(rule, current.proposed_by, caller.principal_id, facts.approvers)
     step = transitions.approve(current.status, caller.principal_id, tally)
-    await identity_store.record_approval(conn, deployment_id, caller.principal_id)
     moves = await _moves(conn, instance, current, locked)
-    approved = current
-    if step.status is not current.status:
-        approved = await store.approve(conn, deployment_id, caller.principal_id)
-    await events.append(conn, caller.organization_id, deployment_id, current.instance_id, step.events)
-    if approved is current:
+    pending = step.status is not current.status
+    # The approval, the status (if the tally is reached) and the events: one statement.
+    recorded = await store.approve(conn, caller.organization_id, current, caller.principal_id, pending, step.events)
+    if not pending:
         return Change(current, moves)
 
     async def enqueue() -> None:
         await svc.queue.enqueue_provision(deployment_id)
 
-    return Change(approved, moves, [enqueue])
+    return Change(recorded, moves, [enqueue])
 
 
 async def reject(

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
-from server.domain.models import Action, Deployment, Status
-from server.store import sql
+from server.domain.models import Action, Deployment, NewEvent, Status
+from server.store import events, sql
 from server.store.paging import keyset
 from server.store.tables import approve_order, deployments
 
@@ -125,17 +125,34 @@ async def update(conn: AsyncConnection, deployment_id: str, values: dict[str, An
     return to_deployment(row)
 
 
-_APPROVE = f"""
-UPDATE deployments SET status = 'PENDING', decided_by = $2, decide_time = now(),
-    approve_order = nextval('{approve_order.name}'), update_time = now()
-WHERE id = $1 RETURNING {_COLUMNS}
-"""
+# One approval in one round trip: the approval recorded, the deployment PENDING if the tally says so
+# ($13, decided by server/domain/approvals.py on facts read under the locks), and its events appended.
+_APPROVE = events.append_statement(
+    before="approval AS (INSERT INTO approvals (deployment_id, principal) VALUES ($2, $12)), ",
+    set_deployment=f""",
+        status = CASE WHEN $13 THEN 'PENDING' ELSE status END,
+        decided_by = CASE WHEN $13 THEN $12 ELSE decided_by END,
+        decide_time = CASE WHEN $13 THEN now() ELSE decide_time END,
+        approve_order = CASE WHEN $13 THEN nextval('{approve_order.name}') ELSE approve_order END,
+        update_time = CASE WHEN $13 THEN now() ELSE update_time END""",
+    deployment_columns=sql.columns(deployments, named="d_"),
+)
 
 
-async def approve(conn: AsyncConnection, deployment_id: str, decided_by: str) -> Deployment:
-    row = await (await sql.raw(conn)).fetchrow(_APPROVE, deployment_id, decided_by)
-    assert row is not None
-    return to_deployment(row)
+async def approve(
+    conn: AsyncConnection,
+    organization_id: str,
+    deployment: Deployment,
+    approver: str,
+    pending: bool,
+    new_events: list[NewEvent],
+) -> Deployment:
+    """Record `approver`'s approval of the (locked, PROPOSED) deployment with its events; with `pending`, the
+    deployment is approved: PENDING, decided by `approver`, next in the approval order. Returns it as updated."""
+    args = events.append_args(organization_id, deployment.id, deployment.instance_id, new_events)
+    rows = await (await sql.raw(conn)).fetch(_APPROVE, *args, approver, pending)
+    assert rows, "a PROPOSED deployment takes events"
+    return to_deployment({k[2:]: v for k, v in rows[0].items() if k.startswith("d_")})
 
 
 # With the run's end: (for a switch) the instance's planned proposals marked stale, and the

@@ -28,10 +28,16 @@ PAGE_SIZE = 1000
 
 # A deployment whose terminal event is recorded takes no more events (`events_closed`): a late
 # result (a spawn that finishes after its deployment FAILED) cannot extend a finished stream.
-_APPEND = """
-    WITH d AS (
-        UPDATE deployments SET event_seq = event_seq + $1, events_closed = $10
-        WHERE id = $2 AND NOT events_closed RETURNING event_seq
+def append_statement(before: str = "", set_deployment: str = "", deployment_columns: str = "") -> str:
+    """The append as a statement ($1–$11, see `append`) that may do more in the same round trip: `before`, CTEs
+    ahead of it ("name AS (…), "); `set_deployment`, more of the deployment row's update (", col = …": it is the
+    statement's one update of that row); `deployment_columns`, columns of the updated row, returned with each
+    event (the update's RETURNING list, selected as `d.*` if given)."""
+    returning = f", {deployment_columns}" if deployment_columns else ""
+    return f"""
+    WITH {before}d AS (
+        UPDATE deployments SET event_seq = event_seq + $1, events_closed = $10{set_deployment}
+        WHERE id = $2 AND NOT events_closed RETURNING event_seq{returning}
     ), i AS (
         UPDATE instances SET event_seq = instances.event_seq + $1 FROM d
         WHERE instances.id = $3 RETURNING instances.event_seq
@@ -49,9 +55,12 @@ _APPEND = """
         'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
         's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
         'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
-        'ct', rows.create_time)::text) AS notified
-    FROM rows ORDER BY rows.sequence
+        'ct', rows.create_time)::text) AS notified{", d.*" if deployment_columns else ""}
+    FROM rows{", d" if deployment_columns else ""} ORDER BY rows.sequence
     """
+
+
+_APPEND = append_statement()
 
 
 _APPEND_TO_INSTANCE = """
@@ -97,8 +106,13 @@ async def append(
     Returns them with their sequences; returns nothing, recording nothing, if the deployment's
     terminal event is already recorded.
     """
-    rows = await (await sql.raw(conn)).fetch(
-        _APPEND,
+    rows = await (await sql.raw(conn)).fetch(_APPEND, *append_args(organization_id, deployment_id, instance_id, events))
+    return [to_event(r) for r in rows]
+
+
+def append_args(organization_id: str, deployment_id: str, instance_id: str, events: list[NewEvent]) -> list[Any]:
+    """$1–$11 of an `append_statement`."""
+    return [
         len(events),
         deployment_id,
         instance_id,
@@ -110,8 +124,7 @@ async def append(
         [e.progress_total for e in events],
         any(e.status in TERMINAL for e in events),
         CHANNEL,
-    )
-    return [to_event(r) for r in rows]
+    ]
 
 
 async def append_to_instance(

@@ -1,4 +1,5 @@
-"""Queries on organizations, principals, tokens, policies, approval rules and approvals."""
+"""Queries on organizations, principals, tokens, policies and approval rules (approvals are read with the
+lock, server/store/locking.py, and recorded with their events, server/store/deployments.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from server.store.db import unique
 from server.store.paging import keyset
 from server.store.tables import (
     approval_rules,
-    approvals,
     deployments,
     instances,
     organizations,
@@ -266,15 +266,6 @@ async def put_rule(conn: AsyncConnection, organization_id: str, rule: ApprovalRu
             set_={"required_approvals": stmt.excluded.required_approvals, "proposer_may_approve": stmt.excluded.proposer_may_approve},
         )
     )
-
-
-async def approvers(conn: AsyncConnection, deployment_id: str) -> set[str]:
-    rows = await conn.execute(sa.select(approvals.c.principal).where(approvals.c.deployment_id == deployment_id))
-    return {r.principal for r in rows}
-
-
-async def record_approval(conn: AsyncConnection, deployment_id: str, principal: str) -> None:
-    await conn.execute(approvals.insert().values(deployment_id=deployment_id, principal=principal))
 
 
 # Attributes of the resource an RPC acts on, for policy conditions.

@@ -21,15 +21,17 @@ updates one deployment row and waits for nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.domain.models import Deployment, Instance, Status
+from server.domain.models import ApprovalRule, Deployment, Instance, Release, Status
 from server.store import deployments as deployment_store
 from server.store import instances as instance_store
+from server.store import releases as release_store
 from server.store import sql
-from server.store.tables import deployments, instances
+from server.store.tables import deployments, instances, releases
 
 _INSTANCES_IN_ORDER = (
     sa.select(instances.c.id)
@@ -39,8 +41,10 @@ _INSTANCES_IN_ORDER = (
 )
 # Steps 2 and 3 in one round trip: the materialized CTE locks the instance row when the outer
 # query reads it, before the outer FOR UPDATE locks the deployment row.
-# With them: the release of the instance's active deployment, and the deployment's lease.
-_DEPLOYMENT = f"""
+# With them: the release of the instance's active deployment, and the deployment's lease; and
+# what a use case reads with its lock (`also`: more columns, `joins` of the deployment `d`).
+def _deployment_statement(also: str = "", joins: str = "") -> str:
+    return f"""
 WITH i AS MATERIALIZED (
     SELECT {instance_store.SELECT_LIST},
            (SELECT a.bundle_release_id::text FROM deployments a WHERE a.id = x.active_deployment_id) AS active_release_id
@@ -48,10 +52,29 @@ WITH i AS MATERIALIZED (
     WHERE x.id = (SELECT instance_id FROM deployments WHERE id = $1)
     FOR UPDATE OF x
 )
-SELECT i.*, {sql.columns(deployments, "d", named="d_")}, d.lease_expires_at < now() AS lease_expired
-FROM i JOIN deployments d ON d.id = $1 AND d.organization_id = i.organization_id
+SELECT i.*, {sql.columns(deployments, "d", named="d_")}, d.lease_expires_at < now() AS lease_expired{also}
+FROM i JOIN deployments d ON d.id = $1 AND d.organization_id = i.organization_id{joins}
 FOR UPDATE OF d
 """
+
+
+_DEPLOYMENT = _deployment_statement()
+# A rollback's source, with its release.
+_DEPLOYMENT_WITH_RELEASE = _deployment_statement(
+    f", {sql.columns(releases, 'r', named='r_')}",
+    " LEFT JOIN releases r ON r.id = d.bundle_release_id AND r.organization_id = d.organization_id",
+)
+# An approval's facts: the rule of the instance's environment, and the approvers so far. Those are
+# read in the statement's snapshot, taken before it waited for the locks: an approval committed
+# meanwhile is not in it. Each approval appends an event, bumping the deployment's `event_seq`,
+# and the locked row is the newest version: `facts_current` is false when the snapshot's row is older.
+_DEPLOYMENT_FOR_APPROVAL = _deployment_statement(
+    """, r.required_approvals AS rule_required_approvals, r.proposer_may_approve AS rule_proposer_may_approve,
+       ARRAY(SELECT a.principal FROM approvals a WHERE a.deployment_id = $1) AS approvers,
+       (SELECT s.event_seq FROM deployments s WHERE s.id = $1) IS NOT DISTINCT FROM d.event_seq AS facts_current""",
+    " LEFT JOIN approval_rules r ON r.organization_id = i.organization_id AND r.environment = i.environment",
+)
+_APPROVERS = "SELECT principal FROM approvals WHERE deployment_id = $1"
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,56 @@ async def deployment(
 async def deployment_locked(conn: AsyncConnection, organization_id: str | None, deployment_id: str) -> Locked | None:
     """`deployment`, in the same round trip, with the deployment's lease and the active release."""
     row = await (await sql.raw(conn)).fetchrow(_DEPLOYMENT, deployment_id)
+    return _locked(row, organization_id)
+
+
+async def deployment_with_release(
+    conn: AsyncConnection, organization_id: str, deployment_id: str
+) -> tuple[Locked, Release | None] | None:
+    """`deployment_locked`, and in the same round trip the deployment's release (None if it names none, or
+    one of another organization). Its artifact is not checked (server/app/releases.py `checked`)."""
+    row = await (await sql.raw(conn)).fetchrow(_DEPLOYMENT_WITH_RELEASE, deployment_id)
+    found = _locked(row, organization_id)
+    if row is None or found is None:
+        return None
+    release = None
+    if row["r_id"] is not None:
+        release = release_store.to_release({k[2:]: v for k, v in row.items() if k.startswith("r_")})
+    return found, release
+
+
+@dataclass(frozen=True)
+class ApprovalFacts:
+    """What separation of duties decides on (server/domain/approvals.py), read under the locks."""
+
+    # The approval rule of the instance's environment, if it has one.
+    rules: list[ApprovalRule]
+    # The distinct approvers so far.
+    approvers: set[str]
+
+
+async def deployment_for_approval(
+    conn: AsyncConnection, organization_id: str, deployment_id: str
+) -> tuple[Locked, ApprovalFacts] | None:
+    """`deployment_locked`, and in the same round trip the approval rule and the approvers so far (read
+    again, in a second round trip, only when the deployment changed while this statement waited for the locks)."""
+    raw = await sql.raw(conn)
+    row = await raw.fetchrow(_DEPLOYMENT_FOR_APPROVAL, deployment_id)
+    found = _locked(row, organization_id)
+    if row is None or found is None:
+        return None
+    rules = []
+    if row["rule_required_approvals"] is not None:
+        rules.append(
+            ApprovalRule(found.instance.environment, row["rule_required_approvals"], row["rule_proposer_may_approve"])
+        )
+    approvers = set(row["approvers"])
+    if not row["facts_current"]:
+        approvers = {r["principal"] for r in await raw.fetch(_APPROVERS, deployment_id)}
+    return found, ApprovalFacts(rules, approvers)
+
+
+def _locked(row: Any, organization_id: str | None) -> Locked | None:
     if row is None:
         return None
     found = instance_store.to_instance(row)

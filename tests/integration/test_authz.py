@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
@@ -20,9 +21,10 @@ from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
 from server.first_admin import create_admin
 from server.keyring import Keyring, parse
-from server.store.db import create_engine
+from server.store.db import asyncpg_dsn, create_engine
 from tests.auth import admin_token, as_principal
 from tests.integration.helpers import (
+    Failure,
     Stub,
     approve,
     create_instance,
@@ -299,6 +301,71 @@ def test_two_approvers_and_no_self_approval(stub: Stub, org: str, channel: grpc.
     approve(bob, org, other.id)
     rejected = carol.RejectDeployment(api.RejectDeploymentRequest(organization_id=org, id=other.id, reason="no"))
     assert rejected.status == pb.Deployment.STATUS_REJECTED
+
+
+def _approve_together(backends: tuple[str, str], instance_id: str, calls: list[Callable[[], Any]]) -> list[Any]:
+    """Start the approvals while the instance's lock is held, so that each reads its facts before the one ahead
+    of it commits; then let them go, one after the other. Returns each outcome (a response or a Failure)."""
+
+    async def run() -> list[Any]:
+        blocker = await asyncpg.connect(asyncpg_dsn(backends[0]))
+        # Apart from the blocker: a transaction sees one snapshot of pg_stat_activity.
+        watcher = await asyncpg.connect(asyncpg_dsn(backends[0]))
+        try:
+            tx = blocker.transaction()
+            await tx.start()
+            await blocker.execute("SELECT 1 FROM instances WHERE id = $1::uuid FOR UPDATE", instance_id)
+            futures = [call() for call in calls]
+            # The first waits for the blocker, the others for the one ahead of them (the row's lock queue).
+            waiting = 0
+            while waiting < len(calls):
+                assert not any(f.done() for f in futures), "an approval did not wait for the lock"
+                waiting = await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0"
+                )
+                await asyncio.sleep(0.01)
+            await tx.rollback()
+        finally:
+            await blocker.close()
+            await watcher.close()
+        return [failure(f.result) if f.exception() else f.result() for f in futures]
+
+    return asyncio.run(run())
+
+
+def test_approvals_waiting_for_each_other_count_each_other(
+    stub: Stub, org: str, channel: grpc.Channel, backends: tuple[str, str]
+) -> None:
+    """The approvers are read with the lock, in a snapshot taken before the lock was granted: one committed
+    meanwhile still counts, towards the tally and against approving twice."""
+    put_policy(stub, org, "sre", (POLICIES / "sre.cedar").read_text())
+    stub.PutApprovalRule(api.PutApprovalRuleRequest(organization_id=org, rule=pb.ApprovalRule(
+        environment="production", required_approvals=2, proposer_may_approve=False)))
+    alice, bob, carol = (as_principal(channel, principal(stub, org, n, ["sre"])[1]) for n in ("alice", "bob", "carol"))
+    instance = create_instance(stub, org)
+    publish(stub, org, "1.0.0")
+
+    def approving(who: Stub, deployment_id: str, key: str) -> Callable[[], Any]:
+        request = api.ApproveDeploymentRequest(organization_id=org, id=deployment_id, request_id=key)
+        return lambda: who.ApproveDeployment.future(request, timeout=30)
+
+    proposal = propose(alice, org, instance.id)
+    outcomes = _approve_together(
+        backends, instance.id, [approving(bob, proposal.id, "b"), approving(carol, proposal.id, "c")])
+    assert sorted(o.status for o in outcomes) == [pb.Deployment.STATUS_PROPOSED, pb.Deployment.STATUS_PENDING]
+    approvals = [e.message for e in events(stub, org, proposal.id) if e.type == pb.DeploymentEvent.TYPE_APPROVED]
+    assert approvals in (
+        ["approval 1 of 2 by bob", "approval 2 of 2 by carol: approved"],
+        ["approval 1 of 2 by carol", "approval 2 of 2 by bob: approved"],
+    )
+    assert wait_done(stub, org, proposal.id).status == pb.Deployment.STATUS_COMPLETED
+
+    other = propose(alice, org, instance.id)
+    twice = _approve_together(
+        backends, instance.id, [approving(bob, other.id, "b1"), approving(bob, other.id, "b2")])
+    assert {(o.code, o.reason) if isinstance(o, Failure) else (OK, o.status) for o in twice} == {
+        (OK, pb.Deployment.STATUS_PROPOSED), (C.FAILED_PRECONDITION, "ALREADY_APPROVED")}
+    assert get(stub, org, other.id).status == pb.Deployment.STATUS_PROPOSED
 
 
 def test_no_token_or_secret_value_is_stored_logged_or_shown(
