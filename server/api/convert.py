@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -141,6 +142,12 @@ def event(value: Event) -> pb.DeploymentEvent:
     if value.progress_total:
         message.progress.CopyFrom(pb.Progress(done=value.progress_done, total=value.progress_total))
     return message
+
+
+@functools.lru_cache(maxsize=1024)
+def event_bytes(value: Event) -> bytes:
+    """An event's wire form, built once however many watchers it goes to (events are frozen values)."""
+    return event(value).SerializeToString()
 
 
 def runtime_instance(value: RuntimeInstance) -> pb.RuntimeInstance:

@@ -90,15 +90,22 @@ _HANDLERS = {
 }
 
 
+def _passing_bytes(serialize: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """A stream's serializer that also takes messages already serialized (one event, many watchers:
+    server/api/convert.py `event_bytes`)."""
+    return lambda message: message if isinstance(message, bytes) else serialize(message)
+
+
 def generic_handler(service: Any, servicer: Any) -> grpc.GenericRpcHandler:
     """Every method of `service` (a ServiceDescriptor; the stubs of grpcio's packages give theirs
     upb's type), served by the method of the same name on `servicer`."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         make: Any = _HANDLERS[(method.client_streaming, method.server_streaming)]
+        serialize = GetMessageClass(method.output_type).SerializeToString
         handlers[method.name] = make(
             _refusing_malformed(method, getattr(servicer, method.name)),
             request_deserializer=_decoder(GetMessageClass(method.input_type)),
-            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+            response_serializer=_passing_bytes(serialize) if method.server_streaming else serialize,
         )
     return grpc.method_handlers_generic_handler(service.full_name, handlers)

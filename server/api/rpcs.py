@@ -69,7 +69,7 @@ class Query:
 class Stream:
     validate: Validate
     run: Callable[[Services, EventHub, Caller, Any, Any], AsyncIterator[Any]]
-    encode: Callable[[Any], Message]
+    encode: Callable[[Any], Message | bytes]  # bytes: already serialized
 
 
 def named(collection: str, field: str = "id") -> Resource:
@@ -247,12 +247,12 @@ RPCS: dict[str, Mutation | Upload | Query | Stream] = {
     "WatchDeployment": Stream(
         lambda r: requests.watch(r, "after_sequence"),
         lambda s, hub, w, r, _: watch.deployment_events(s, hub, w, r.id, r.after_sequence),
-        convert.event,
+        convert.event_bytes,
     ),
     "WatchInstance": Stream(
         lambda r: requests.watch(r, "after_instance_sequence"),
         lambda s, hub, w, r, _: watch.instance_events(s, hub, w, r.id, r.after_instance_sequence),
-        convert.event,
+        convert.event_bytes,
     ),
     "WatchRoutes": Stream(
         requests.watch_routes,

@@ -99,8 +99,8 @@ class RolloutServicer:
 
         return handle
 
-    def _stream(self, method: str, rpc: Stream) -> Callable[[Any, Context], AsyncIterator[Message]]:
-        async def handle(request: Any, context: Context) -> AsyncIterator[Message]:
+    def _stream(self, method: str, rpc: Stream) -> Callable[[Any, Context], AsyncIterator[Message | bytes]]:
+        async def handle(request: Any, context: Context) -> AsyncIterator[Message | bytes]:
             async with self._answering(method, request, context) as call:
                 call.who, parsed = await self._admit(method, rpc.validate, request, context)
                 # Admitted: say so at once, so a client knows the stream is open before its first message
