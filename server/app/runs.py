@@ -285,7 +285,7 @@ async def _switch_instance(conn: AsyncConnection, instance: Instance, deployment
             release_channel=deployment.release_channel,
             pinned=True,
         )
-    await instance_store.update(conn, instance.id, values)
+    await instance_store.set_columns(conn, instance.id, values)
     return Switched(
         organization_id=deployment.organization_id,
         instance_id=instance.id,

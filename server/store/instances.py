@@ -119,6 +119,19 @@ async def list_page(
     return [to_instance(r) for r in rows]
 
 
+_SETS: dict[tuple[str, ...], str] = {}
+
+
+async def set_columns(conn: AsyncConnection, instance_id: str, values: dict[str, Any]) -> None:
+    """The worker's switch: these columns (never the name, so never NAME_TAKEN), in one plain statement."""
+    names = tuple(values)
+    statement = _SETS.get(names)
+    if statement is None:
+        sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(names, 2))
+        statement = _SETS[names] = f"UPDATE instances SET {sets}, update_time = now() WHERE id = $1"
+    await (await sql.raw(conn)).execute(statement, instance_id, *values.values())
+
+
 async def update(conn: AsyncConnection, instance_id: str, values: dict[str, Any]) -> None:
     """Taken if a new name is taken in the instance's (new) project and environment."""
     with unique(NAME_TAKEN):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import Release, ReleaseState
+from server.store import sql
 from server.store.db import unique
 from server.store.paging import keyset
 from server.store.tables import releases
@@ -42,12 +43,12 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Release:
     return to_release(row)
 
 
-_GET = sa.select(releases).where(releases.c.id == sa.bindparam("id"), releases.c.organization_id == sa.bindparam("org"))
-_GET_LOCKED = _GET.with_for_update()
+_GET = f"SELECT {sql.columns(releases)} FROM releases WHERE id = $1 AND organization_id = $2"
+_GET_LOCKED = _GET + " FOR UPDATE"
 
 
 async def get(conn: AsyncConnection, organization_id: str, release_id: str, lock: bool = False) -> Release | None:
-    row = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": release_id, "org": organization_id})).first()
+    row = await (await sql.raw(conn)).fetchrow(_GET_LOCKED if lock else _GET, release_id, organization_id)
     return to_release(row) if row else None
 
 

@@ -6,11 +6,11 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.listing import Cursor, Term
 from server.domain.models import RuntimeInstance, RuntimeState
+from server.store import sql
 from server.store.paging import keyset
 from server.store.tables import release_quarantines, releases, runtime_instances
 
@@ -260,20 +260,18 @@ async def list_page(
     return [to_runtime(r) for r in rows]
 
 
+_QUARANTINE = (
+    "INSERT INTO release_quarantines (instance_id, release_id, deployment_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+)
+_LIFT = "DELETE FROM release_quarantines WHERE instance_id = $1 AND release_id = $2"
+
+
 async def quarantine(conn: AsyncConnection, instance_id: str, release_id: str, deployment_id: str) -> None:
-    await conn.execute(
-        pg_insert(release_quarantines)
-        .values(instance_id=instance_id, release_id=release_id, deployment_id=deployment_id)
-        .on_conflict_do_nothing()
-    )
+    await (await sql.raw(conn)).execute(_QUARANTINE, instance_id, release_id, deployment_id)
 
 
 async def lift_quarantine(conn: AsyncConnection, instance_id: str, release_id: str) -> None:
-    await conn.execute(
-        release_quarantines.delete().where(
-            release_quarantines.c.instance_id == instance_id, release_quarantines.c.release_id == release_id
-        )
-    )
+    await (await sql.raw(conn)).execute(_LIFT, instance_id, release_id)
 
 
 async def quarantined_in_bundle(

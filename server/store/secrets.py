@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.keyring import Sealed
+from server.store import sql
 from server.store.tables import instance_secrets, instances
 
 
@@ -26,8 +27,9 @@ class StoredSecret:
     value: bytes = field(repr=False)
 
 
-def _stored(row: sa.Row[Any, Any, Any, Any]) -> StoredSecret:
-    return StoredSecret(row.instance_id, row.name, row.key_id, row.value)
+def _stored(row: Any) -> StoredSecret:
+    m = row._mapping if isinstance(row, sa.Row) else row  # SQLAlchemy's row, or asyncpg's
+    return StoredSecret(m["instance_id"], m["name"], m["key_id"], m["value"])
 
 
 _COLUMNS = (instance_secrets.c.instance_id, instance_secrets.c.name, instance_secrets.c.key_id, instance_secrets.c.value)
@@ -52,13 +54,16 @@ async def put(conn: AsyncConnection, instance_id: str, sealed: dict[str, Sealed]
         )
 
 
+_OF_INSTANCE = """
+    SELECT s.instance_id::text AS instance_id, s.name, s.key_id, s.value
+    FROM instance_secrets s JOIN instances i ON i.id = s.instance_id
+    WHERE i.id = $1 AND i.organization_id = $2
+    ORDER BY s.name
+"""
+
+
 async def of_instance(conn: AsyncConnection, organization_id: str, instance_id: str) -> list[StoredSecret]:
-    rows = await conn.execute(
-        sa.select(*_COLUMNS)
-        .join(instances, instances.c.id == instance_secrets.c.instance_id)
-        .where(instances.c.id == instance_id, instances.c.organization_id == organization_id)
-        .order_by(instance_secrets.c.name)
-    )
+    rows = await (await sql.raw(conn)).fetch(_OF_INSTANCE, instance_id, organization_id)
     return [_stored(r) for r in rows]
 
 
