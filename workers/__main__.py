@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
@@ -64,6 +65,17 @@ class RidingWorker(Worker):
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq checks every queued id with three round trips of its own, the ones already running here
+        or on another worker included (they stay queued until done): with 32 jobs running, each poll
+        cost ~100 round trips and a new job waited behind them (bench: 0.8 s mean pickup). One MGET of
+        their in-progress keys first leaves arq only the ids nobody runs; arq still takes each of those
+        with its WATCH/MULTI, so a job is taken exactly as before."""
+        if len(job_ids) > 1:
+            running = await self.pool.mget([in_progress_key_prefix + j.decode() for j in job_ids])
+            job_ids = [j for j, taken in zip(job_ids, running, strict=True) if taken is None]
+        await super().start_jobs(job_ids)
 
     async def _listen(self, wake: asyncio.Event) -> None:
         """Set `wake` on every message of the wake channel; subscribe again after a Redis fault."""
