@@ -236,6 +236,9 @@ audit_events = sa.Table(
     sa.Column("pending_body", sa.Text, nullable=True),
     sa.UniqueConstraint("organization_id", "sequence", name="uq_audit_events_org_sequence"),
     sa.Index("ix_audit_events_org_created", "organization_id", "create_time", "id"),
+    # ListAuditEvents filtered by resource or actor, newest first (migration 0003).
+    sa.Index("ix_audit_events_org_resource_created", "organization_id", "resource", "create_time", "id"),
+    sa.Index("ix_audit_events_org_actor_created", "organization_id", "actor", "create_time", "id"),
 )
 
 idempotency_keys = sa.Table(
