@@ -7,6 +7,7 @@ import asyncio
 import json
 import platform
 import signal
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -86,7 +87,11 @@ class Rows:
         for c in (1, MANY):
             per_client = sizes.flows if c == 1 else max(2, sizes.flows // 10)
             before = counters.pickup(harness.metrics_dir)
+            product.phases = {} if c == 1 else None
             await self.both("(b) rollback → approve → COMPLETED (full flow)", c, per_client, product.full_flow, floor_flow[c])
+            if product.phases is not None:
+                extra["full_flow_profile_ms"] = {step: statistics.median(ms) for step, ms in product.phases.items()}
+                product.phases = None
             after = counters.pickup(harness.metrics_dir)
             jobs = after[1] - before[1]
             extra[f"pickup_mean_ms_{c}"] = 1000 * (after[0] - before[0]) / jobs if jobs else 0.0
@@ -219,6 +224,9 @@ def main() -> None:
         f" — {extra['cedar_us'] / 10 / rollback.p50_ms:.1f}% of a RollbackDeployment at its p50 even uncached"
     )
     print(f"router throughput: {extra['router_throughput_ratio'] * 100:.0f}% of the backends hit directly (target ≥ 50%)")
+    print("where a full flow's time goes at 1 client (p50 ms; the events' times are their transactions' starts):")
+    for step, ms in extra["full_flow_profile_ms"].items():
+        print(f"  {step:<78} {ms:8.2f}")
     print("where a warm rollback's time goes (p50 ms, from its events' times):")
     for phase, ms in extra["warm_rollback_profile_ms"].items():
         print(f"  {phase:<48} {ms:8.1f}")

@@ -104,6 +104,8 @@ class Product:
         self.org = ORGANIZATION
         self.targets: list[Target] = []
         self.history_id = ""
+        # Set to a dict to collect where each full flow's time goes, step by step (ms).
+        self.phases: dict[str, list[float]] | None = None
 
     async def _until_done(self, deployment_id: str) -> None:
         stream = self.stub.WatchDeployment(
@@ -153,21 +155,34 @@ class Product:
     async def full_flow(self, client: int, i: int) -> float:
         """RollbackDeployment → ApproveDeployment → COMPLETED on a watch opened before approving."""
         target, stub = self.targets[client], self.stubs[client]
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
+        marks = [("start", wall)]
         proposal = await stub.RollbackDeployment(
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[i % 2]), metadata=self.md
         )
+        marks.append(("RollbackDeployment answered", time.time()))
         stream = stub.WatchDeployment(api.WatchDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
         first = await stream.read()
         assert first is not grpc.aio.EOF
+        marks.append(("WatchDeployment's first event read", time.time()))
         await stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
+        marks.append(("ApproveDeployment answered", time.time()))
         while True:
             event = await stream.read()
             assert event is not grpc.aio.EOF
+            # The event's time is its transaction's start (PostgreSQL's now()), on this machine's clock.
+            marks.append((pb.DeploymentEvent.Type.Name(event.type).removeprefix("TYPE_") + " (its transaction began)",
+                          event.create_time.ToDatetime().timestamp()))
             if event.status in TERMINAL:
                 assert event.status == pb.Deployment.STATUS_COMPLETED, event
                 break
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        marks.append(("COMPLETED read on the watch", wall + elapsed))
+        if self.phases is not None:
+            marks.sort(key=lambda mark: mark[1])  # an event's transaction may begin before its RPC answers
+            for (before, t0), (after, t1) in zip(marks, marks[1:], strict=False):
+                self.phases.setdefault(f"{before} → {after}", []).append((t1 - t0) * 1000)
+        return elapsed
 
     async def replay(self, client: int, _i: int) -> float:
         target = self.targets[client]
