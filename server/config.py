@@ -113,7 +113,7 @@ class Settings:
     stop_grace_seconds: float = 10.0
     # Simulated driver: how long provisioning takes, unless a deployment's params say otherwise.
     driver_delay_ms: int = 0
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     grace_seconds: float = 5.0
     queue_name: str = "rollout:queue"
     # Runtime instances of a release switched away from stay warm this long, then drain.

@@ -35,11 +35,13 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(sa.text("SELECT 1"))
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+    """`pool_size` connections kept once opened, and up to `max_overflow` more (default: as many) that
+    are closed as soon as they are returned. Servers and workers ask for no overflow (Services.open)."""
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=False,
         # Error messages (and so logs) never carry statement parameters: sealed secrets, token hashes, params.
         hide_parameters=True,
