@@ -29,8 +29,10 @@ TEST_SETTINGS = {
     "ROLLOUT_LEASE_SECONDS": "2",
     "ROLLOUT_SWEEP_SECONDS": "1",
     "ROLLOUT_STALL_SECONDS": "1",
-    "ROLLOUT_POLL_DELAY": "0.005",
     "ROLLOUT_GRACE_SECONDS": "1",
+    # No ROLLOUT_POLL_DELAY: workers poll at the default and an enqueue wakes them at once
+    # (workers/__main__.py), as in production. A fast poll only made each idle worker burn CPU
+    # that every test waits for; the deferred retries and sweeps it would hasten wait a second anyway.
     # DRAINING → stopped: short, so tests that wait for a drain wait little (the router's tests set their own).
     "ROLLOUT_DRAIN_GRACE_SECONDS": "0.5",
     # The tests inject delays and failures through the simulated driver (workers/drivers/simulated.py).
