@@ -57,11 +57,15 @@ class Process:
     def stop(self) -> None:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+            self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """Until it has ended after a SIGTERM; SIGKILL after 15 s."""
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -139,9 +143,16 @@ class Stack:
             time.sleep(0.05)
         return process
 
+    def stop(self, processes: list[Process]) -> None:
+        """SIGTERM to each of `processes`, then wait for each: their graceful shutdowns overlap."""
+        running = [p for p in processes if p.alive()]
+        for process in running:
+            process.popen.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait_stopped()
+
     def stop_all(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        self.stop(self.processes[::-1])
 
 
 def wait_serving(
