@@ -62,7 +62,7 @@ def backends(postgres: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def stack(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def session_stack(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Processes on the session's database, whose artifact store is the folder <stack>/data/artifacts."""
     stack = Stack(backends[0], backends[1], tmp_path_factory.mktemp("stack"))
     stack.migrate()
@@ -70,6 +70,20 @@ def stack(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -
         yield stack
     finally:
         stack.stop_all()
+
+
+@pytest.fixture()
+def stack(session_stack: Stack) -> Iterator[Stack]:
+    """The session's stack, for a test that starts servers or workers of its own: they are stopped when the
+    test ends. Left running, an idle worker polls, sweeps and health-checks for the rest of the session (CPU
+    every later test waits for), and one with settings of its own (a warm window of zero, a queue of its
+    own) acts on every later test's rows in the session's database."""
+    # Session fixtures are set up before function ones, so `address`'s processes are never among these.
+    started = len(session_stack.processes)
+    try:
+        yield session_stack
+    finally:
+        session_stack.stop(session_stack.processes[started:])
 
 
 @pytest.fixture(scope="session")
@@ -84,10 +98,10 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
-def address(stack: Stack) -> str:
-    _, address = stack.start_server()
-    stack.start_worker()
-    stack.start_worker()
+def address(session_stack: Stack) -> str:
+    _, address = session_stack.start_server()
+    session_stack.start_worker()
+    session_stack.start_worker()
     return address
 
 

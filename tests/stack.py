@@ -29,8 +29,10 @@ TEST_SETTINGS = {
     "ROLLOUT_LEASE_SECONDS": "2",
     "ROLLOUT_SWEEP_SECONDS": "1",
     "ROLLOUT_STALL_SECONDS": "1",
-    "ROLLOUT_POLL_DELAY": "0.005",
     "ROLLOUT_GRACE_SECONDS": "1",
+    # No ROLLOUT_POLL_DELAY: workers poll at the default and an enqueue wakes them at once
+    # (workers/__main__.py), as in production. A fast poll only made each idle worker burn CPU
+    # that every test waits for; the deferred retries and sweeps it would hasten wait a second anyway.
     # DRAINING → stopped: short, so tests that wait for a drain wait little (the router's tests set their own).
     "ROLLOUT_DRAIN_GRACE_SECONDS": "0.5",
     # The tests inject delays and failures through the simulated driver (workers/drivers/simulated.py).
@@ -55,11 +57,15 @@ class Process:
     def stop(self) -> None:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+            self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """Until it has ended after a SIGTERM; SIGKILL after 15 s."""
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -137,9 +143,16 @@ class Stack:
             time.sleep(0.05)
         return process
 
+    def stop(self, processes: list[Process]) -> None:
+        """SIGTERM to each of `processes`, then wait for each: their graceful shutdowns overlap."""
+        running = [p for p in processes if p.alive()]
+        for process in running:
+            process.popen.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait_stopped()
+
     def stop_all(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        self.stop(self.processes[::-1])
 
 
 def wait_serving(

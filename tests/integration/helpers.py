@@ -162,6 +162,22 @@ def deploy(stub: Stub, org: str, instance_id: str, **fields: Any) -> pb.Deployme
     return wait_done(stub, org, proposal.id)
 
 
+def deploy_in_turn(
+    stub: Stub,
+    org: str,
+    instance_id: str,
+    versions: list[str],
+    publish_release: Callable[[Stub, str, str], pb.Release] = publish,
+) -> list[pb.Deployment]:
+    """For each version in turn: publish it, then deploy it (the newest release); the deployments as they ended.
+    The history a rollback test starts from."""
+    done = []
+    for version in versions:
+        publish_release(stub, org, version)
+        done.append(deploy(stub, org, instance_id))
+    return done
+
+
 def decommission(stub: Stub, org: str, instance_id: str) -> pb.Deployment:
     """DecommissionInstance, approved, and waited for: the deployment as it ended."""
     proposal = stub.DecommissionInstance(api.DecommissionInstanceRequest(organization_id=org, id=instance_id))

@@ -4,7 +4,9 @@
 dir, like tests/integration/local_stack.py) with a drain grace long enough
 that a test can finish an in-flight request between DRAINING and the stop,
 and starts routers against any server of it. Every process it started is
-stopped by pid when it ends.
+stopped by pid when it ends. The router tests share one for the session (the
+`rs` fixture, tests/integration/conftest.py); each test has its own
+organization, and stops the runtime instances it started.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+import grpc
+import pytest
+
+from rollout.v1 import resources_pb2 as pb
 from server.domain.models import PrincipalKind
 from server.embedded import free_port
 from server.first_admin import ROUTER_GROUP, ROUTERS_POLICY, create_admin
 from server.store.db import create_engine
+from tests.auth import admin_token, as_principal
 from tests.integration.databases import fresh_database
+from tests.integration.helpers import Stub, approve, create_instance, instance_of, publish, rollback, sql, wait_done
 from tests.integration.local_stack import SETTINGS, recorded_processes
 from tests.stack import Process, Stack
+from tools.bundle import pack
 from workers.drivers import local_processes
+
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "bundles" / "hello"
 
 ROUTER_SETTINGS = {
     **SETTINGS,
@@ -120,3 +132,35 @@ def router_stack(session_database_url: str, redis_url: str, workdir: Path) -> It
             for pid, started in recorded_processes(stack):
                 if local_processes.alive(pid, started):
                     os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture()
+def stub(rs: RouterStack, org: str) -> Iterator[Stub]:
+    """The router stack's service (in place of the session's), called as the test organization's admin."""
+    with grpc.insecure_channel(rs.address) as channel:
+        yield as_principal(channel, admin_token(rs.database_url, org))
+
+
+def hello_release(stub: Stub, org: str, version: str, folder: Path = HELLO) -> pb.Release:
+    return publish(stub, org, version, bundle="hello", artifact_content=pack(folder, version))
+
+
+def dynamic(stub: Stub, org: str, name: str = "web", replicas: int = 2) -> pb.Instance:
+    return create_instance(stub, org, name=name, bundle="hello", kind=pb.Instance.KIND_DYNAMIC, replicas=replicas)
+
+
+def host_of(stub: Stub, org: str, instance_id: str) -> str:
+    return urlparse(instance_of(stub, org, instance_id).public_url).hostname or ""
+
+
+def switch(stub: Stub, org: str, source_id: str) -> pb.Deployment:
+    """Roll back (or forward) to `source_id`'s deployment, approved and finished."""
+    done = wait_done(stub, org, approve(stub, org, rollback(stub, org, source_id).id).id)
+    assert done.status == pb.Deployment.STATUS_COMPLETED, done.error
+    return done
+
+
+def stop_instance_processes(rs: RouterStack, instance_id: str) -> None:
+    for r in sql(rs.database_url, "SELECT pid, pid_start FROM runtime_instances WHERE instance_id = $1::uuid", instance_id):
+        if r["pid"] and local_processes.alive(r["pid"], r["pid_start"]):
+            local_processes.signal_group(r["pid"], signal.SIGKILL)

@@ -11,6 +11,7 @@ from tests.integration.helpers import (
     approve,
     create_instance,
     deploy,
+    deploy_in_turn,
     failure,
     instance_of,
     publish,
@@ -31,10 +32,7 @@ def previous_good(stub: Stub, org: str, instance_id: str, reason: str = "") -> p
 def test_it_returns_to_the_run_before_the_active_one_even_when_the_bad_release_completed(stub: Stub, org: str) -> None:
     # Seed 000's "broken in real traffic": v2 completed, so the "last good" query's first row is v2 itself.
     instance = create_instance(stub, org)
-    publish(stub, org, "1.0.0")
-    good = deploy(stub, org, instance.id)
-    publish(stub, org, "2.0.0")
-    bad = deploy(stub, org, instance.id)
+    good, bad = deploy_in_turn(stub, org, instance.id, ["1.0.0", "2.0.0"])
     assert instance_of(stub, org, instance.id).active_deployment_id == bad.id
 
     proposal = previous_good(stub, org, instance.id)
@@ -97,10 +95,7 @@ def test_a_rollback_to_the_active_deployment_is_refused(stub: Stub, org: str) ->
 
 def test_the_reason_is_in_the_message_the_events_and_the_audit_record(stub: Stub, org: str) -> None:
     instance = create_instance(stub, org)
-    publish(stub, org, "1.0.0")
-    deploy(stub, org, instance.id)
-    publish(stub, org, "2.0.0")
-    deploy(stub, org, instance.id)
+    deploy_in_turn(stub, org, instance.id, ["1.0.0", "2.0.0"])
     reason = "INC-4711: checkout 500s after 2.0.0"
 
     proposal = previous_good(stub, org, instance.id, reason)

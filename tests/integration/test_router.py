@@ -1,8 +1,9 @@
 """The edge router (docs/router.md) in front of a real stack: real runtime processes, real HTTP, real gRPC.
 
 Each test starts its own `python -m router` process against the router
-stack's server (tests/integration/router_kit.py) and talks to it over HTTP
-with the instance's host, as a browser on the public_url would.
+stack's server (tests/integration/router_kit.py; one for the session, the
+`rs` fixture) and talks to it over HTTP with the instance's host, as a
+browser on the public_url would.
 """
 
 from __future__ import annotations
@@ -12,38 +13,44 @@ import shutil
 import signal
 import tarfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import grpc
-import pytest
 
 from rollout.v1 import resources_pb2 as pb
 from rollout.v1 import rollout_service_pb2 as api
 from rollout.v1 import rollout_service_pb2_grpc as api_grpc
-from tests.auth import admin_token, as_principal
+from tests.auth import as_principal
 from tests.integration.helpers import (
     Stub,
-    approve,
     create_instance,
     deploy,
     failure,
     instance_of,
     publish,
-    rollback,
     sql,
     sql_script,
-    wait_done,
     wait_until,
 )
-from tests.integration.router_kit import Router, RouterStack, router_stack, router_token, start_router
-from tools.bundle import pack
+from tests.integration.router_kit import (
+    HELLO,
+    Router,
+    RouterStack,
+    dynamic,
+    hello_release,
+    host_of,
+    router_token,
+    start_router,
+    stop_instance_processes,
+    stub,
+    switch,
+)
 from workers.drivers import local_processes
+
+__all__ = ["stub"]  # the fixture: the router stack's service, not the session's
 
 S = pb.Deployment
 R = pb.RuntimeInstance
-HELLO = Path(__file__).resolve().parents[2] / "examples" / "bundles" / "hello"
 
 # The hello app, with one more path: GET /hold?file=F answers only once F exists (and says it started).
 HOLDING_APP = '''
@@ -71,50 +78,6 @@ class Holding(hello.Hello):
 hello.Hello = Holding
 hello.main()
 '''
-
-
-@pytest.fixture(scope="module")
-def rs(backends: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterStack]:
-    with router_stack(backends[0], backends[1], tmp_path_factory.mktemp("router")) as started:
-        yield started
-
-
-@pytest.fixture()
-def stub(rs: RouterStack, org: str) -> Iterator[Stub]:
-    with grpc.insecure_channel(rs.address) as channel:
-        yield as_principal(channel, admin_token(rs.database_url, org))
-
-
-@pytest.fixture()
-def router(rs: RouterStack, org: str) -> Iterator[Router]:
-    started = start_router(rs.stack, rs.address, org, router_token(rs.database_url, org))
-    yield started
-    started.process.stop()
-
-
-def hello_release(stub: Stub, org: str, version: str, folder: Path = HELLO) -> pb.Release:
-    return publish(stub, org, version, bundle="hello", artifact_content=pack(folder, version))
-
-
-def dynamic(stub: Stub, org: str, name: str = "web", replicas: int = 2) -> pb.Instance:
-    return create_instance(stub, org, name=name, bundle="hello", kind=pb.Instance.KIND_DYNAMIC, replicas=replicas)
-
-
-def host_of(stub: Stub, org: str, instance_id: str) -> str:
-    return urlparse(instance_of(stub, org, instance_id).public_url).hostname or ""
-
-
-def switch(stub: Stub, org: str, source_id: str) -> pb.Deployment:
-    """Roll back (or forward) to `source_id`'s deployment, approved and finished."""
-    done = wait_done(stub, org, approve(stub, org, rollback(stub, org, source_id).id).id)
-    assert done.status == S.STATUS_COMPLETED, done.error
-    return done
-
-
-def stop_instance_processes(rs: RouterStack, instance_id: str) -> None:
-    for r in sql(rs.database_url, "SELECT pid, pid_start FROM runtime_instances WHERE instance_id = $1::uuid", instance_id):
-        if r["pid"] and local_processes.alive(r["pid"], r["pid_start"]):
-            local_processes.signal_group(r["pid"], signal.SIGKILL)
 
 
 def test_public_url_is_the_instance_host_at_the_router(stub: Stub, org: str) -> None:
@@ -180,11 +143,12 @@ def test_the_router_rereads_after_its_stream_was_cut_and_a_switch_was_missed(
         # Cut off, it serves the table it has (v2's processes are warm, so they still answer).
         assert "from v2.0.0" in router.get(host)[1]
 
-        rs.stack.start_server(address=address, **{"ROLLOUT_QUEUE_NAME": "rollout:test-router"})
+        own, _ = rs.stack.start_server(address=address, **{"ROLLOUT_QUEUE_NAME": "rollout:test-router"})
         router.wait_for(host, "from v1.0.0")
         assert "route snapshot 2" in router.process.log.read_text(), "it reconnected and read a whole snapshot"
     finally:
         router.process.stop()
+        own.stop()  # the router stack is the session's: nothing of this test's stays running
     stop_instance_processes(rs, instance.id)
 
 

@@ -17,20 +17,19 @@ from dataclasses import dataclass, field
 import pytest
 
 from rollout.v1 import resources_pb2 as pb
-from tests.integration.helpers import Stub, deploy
-from tests.integration.router_kit import Router
-from tests.integration.test_router import (
+from tests.integration.helpers import Stub, deploy_in_turn
+from tests.integration.router_kit import (
+    Router,
+    RouterStack,
     dynamic,
     hello_release,
     host_of,
-    router,
-    rs,
     stop_instance_processes,
     stub,
     switch,
 )
 
-__all__ = ["router", "rs", "stub"]  # the fixtures, shared with test_router.py
+__all__ = ["stub"]  # the fixture: the router stack's service, not the session's
 
 CLIENTS = 4
 SWITCHES = 20
@@ -72,13 +71,12 @@ def first_seen(answers: Answers, version: str, after: float) -> float | None:
 
 
 @pytest.mark.timeout(300)
-def test_twenty_switches_under_load_fail_nothing_and_never_go_back(stub: Stub, org: str, router: Router, rs) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_switches_under_load_fail_nothing_and_never_go_back(
+    stub: Stub, org: str, router: Router, rs: RouterStack
+) -> None:
     instance = dynamic(stub, org)
     host = host_of(stub, org, instance.id)
-    hello_release(stub, org, "1.0.0")
-    first = deploy(stub, org, instance.id)
-    hello_release(stub, org, "2.0.0")
-    second = deploy(stub, org, instance.id)
+    first, second = deploy_in_turn(stub, org, instance.id, ["1.0.0", "2.0.0"], hello_release)
     assert (first.status, second.status) == (pb.Deployment.STATUS_COMPLETED,) * 2
     router.wait_for(host, "from v2.0.0")
 
