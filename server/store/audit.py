@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.domain.audit import AuditEntry, AuditRecord, canonical
 from server.domain.listing import Cursor, Term
 from server.store import sql
-from server.store.paging import keyset
+from server.store.paging import keyset_sql
 from server.store.tables import audit_events
 
 
 def to_record(row: Any) -> AuditRecord:
-    m = row._mapping
+    m = row._mapping if isinstance(row, sa.Row) else row  # SQLAlchemy's row, or asyncpg's
     return AuditRecord(**{k: m[k] for k in AuditRecord.__dataclass_fields__})
 
 
@@ -71,17 +71,15 @@ def _insert(names: tuple[str, ...]) -> str:
 async def list_page(
     conn: AsyncConnection, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
 ) -> list[AuditRecord]:
-    query = sa.select(audit_events).where(audit_events.c.organization_id == organization_id)
+    where: list[tuple[str, str, object]] = [("organization_id", "=", organization_id)]
     for term in terms:
-        column = audit_events.c[term.field]
         value: object = datetime.fromisoformat(term.value) if term.field == "create_time" else term.value
-        query = query.where(
-            {"=": column == value, ">=": column >= value, "<": column < value, ">": column > value, "<=": column <= value}[
-                term.op
-            ]
-        )
-    rows = await conn.execute(keyset(query, audit_events, desc, after, limit))
-    return [to_record(r) for r in rows]
+        where.append((audit_events.c[term.field].name, term.op, value))
+    statement, args = keyset_sql(f"SELECT {_LISTED} FROM audit_events", where, desc, after, limit)
+    return [to_record(r) for r in await (await sql.raw(conn)).fetch(statement, *args)]
+
+
+_LISTED = sql.columns(audit_events)
 
 
 async def chain(conn: AsyncConnection, organization_id: str, after_sequence: int, limit: int) -> list[AuditRecord]:

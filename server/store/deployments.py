@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.domain.listing import Cursor, Term
 from server.domain.models import Action, Deployment, NewEvent, Status
 from server.store import events, sql
-from server.store.paging import keyset
+from server.store.paging import keyset_sql
 from server.store.tables import approve_order, deployments
 
 
@@ -82,11 +82,10 @@ async def get_any_org(conn: AsyncConnection, deployment_id: str) -> Deployment |
 async def list_page(
     conn: AsyncConnection, instance_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
 ) -> list[Deployment]:
-    query = sa.select(deployments).where(deployments.c.instance_id == instance_id)
-    for term in terms:
-        query = query.where(deployments.c[term.field] == term.value)
-    rows = await conn.execute(keyset(query, deployments, desc, after, limit))
-    return [to_deployment(r) for r in rows]
+    where: list[tuple[str, str, object]] = [("instance_id", "=", instance_id)]
+    where += [(deployments.c[term.field].name, "=", term.value) for term in terms]
+    statement, args = keyset_sql(f"SELECT {_COLUMNS} FROM deployments", where, desc, after, limit)
+    return [to_deployment(r) for r in await (await sql.raw(conn)).fetch(statement, *args)]
 
 
 _COMPLETED_PROVISIONS = (
