@@ -28,6 +28,8 @@ from workers.settings import worker_options
 
 log = logging.getLogger("workers")
 
+CLOSE_SECONDS = 2.0  # the most a stopping worker waits on Redis
+
 
 class RidingWorker(Worker):
     """An arq worker whose poll loop rides out a Redis outage instead of ending (and then waiting,
@@ -92,11 +94,22 @@ class RidingWorker(Worker):
             await asyncio.sleep(1.0)  # until Redis is back; the poll goes on meanwhile
 
     async def close(self) -> None:
+        """arq's close, with its one Redis call bounded: deleting the health-check key waited out the
+        client's retries while Redis was down, so a SIGTERM then ended only in a SIGKILL."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-        await super().close()
+        if self._pool is None:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)  # cancelled by handle_sig
+        with contextlib.suppress(Exception):  # the key expires by itself
+            await asyncio.wait_for(self.pool.delete(self.health_check_key), CLOSE_SECONDS)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pool.close(close_connection_pool=True), CLOSE_SECONDS)
+        self._pool = None
 
 
 def main() -> None:

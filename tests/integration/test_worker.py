@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import grpc
@@ -192,6 +193,19 @@ def test_workers_survive_a_redis_outage_and_nothing_approved_meanwhile_is_lost(
             assert worker.alive()
     finally:
         redis_server.stop()
+
+
+def test_a_worker_stops_on_sigterm_while_its_redis_is_down(stack: Stack, tmp_path: Path) -> None:
+    redis_server = EmbeddedValkey(tmp_path / "valkey", port=free_port())
+    worker = stack.start_worker(ROLLOUT_REDIS_URL=redis_server.start())
+    redis_server.stop()
+    deadline = time.monotonic() + 30
+    while "Redis unavailable" not in worker.log.read_text(errors="replace"):  # its poll has noticed
+        assert time.monotonic() < deadline, worker.log_tail()
+        time.sleep(0.1)
+    worker.popen.send_signal(signal.SIGTERM)
+    # It ends by itself (code 0), not by the SIGKILL that would follow a hang on Redis.
+    assert worker.popen.wait(timeout=14) == 0, worker.log_tail()
 
 
 def test_an_enqueue_wakes_an_idle_worker_without_waiting_for_its_poll(stack: Stack, org: str, org_token: str) -> None:
