@@ -272,13 +272,20 @@ def test_sre_example_policy_end_to_end_with_grpcurl(stub: Stub, org: str, addres
     assert admin_attempt.returncode == 64 + 7
 
 
-def test_two_approvers_and_no_self_approval(stub: Stub, org: str, channel: grpc.Channel) -> None:
+def _two_approvers_needed(stub: Stub, org: str, channel: grpc.Channel) -> tuple[Stub, Stub, Stub, pb.Instance]:
+    """Production needs two approvers, the proposer not one of them; alice, bob and carol are SREs;
+    an instance with release 1.0.0 published."""
     put_policy(stub, org, "sre", (POLICIES / "sre.cedar").read_text())
     stub.PutApprovalRule(api.PutApprovalRuleRequest(organization_id=org, rule=pb.ApprovalRule(
         environment="production", required_approvals=2, proposer_may_approve=False)))
     alice, bob, carol = (as_principal(channel, principal(stub, org, n, ["sre"])[1]) for n in ("alice", "bob", "carol"))
     instance = create_instance(stub, org)
     publish(stub, org, "1.0.0")
+    return alice, bob, carol, instance
+
+
+def test_two_approvers_and_no_self_approval(stub: Stub, org: str, channel: grpc.Channel) -> None:
+    alice, bob, carol, instance = _two_approvers_needed(stub, org, channel)
 
     proposal = propose(alice, org, instance.id)
     own = failure(lambda: approve(alice, org, proposal.id))
@@ -338,12 +345,7 @@ def test_approvals_waiting_for_each_other_count_each_other(
 ) -> None:
     """The approvers are read with the lock, in a snapshot taken before the lock was granted: one committed
     meanwhile still counts, towards the tally and against approving twice."""
-    put_policy(stub, org, "sre", (POLICIES / "sre.cedar").read_text())
-    stub.PutApprovalRule(api.PutApprovalRuleRequest(organization_id=org, rule=pb.ApprovalRule(
-        environment="production", required_approvals=2, proposer_may_approve=False)))
-    alice, bob, carol = (as_principal(channel, principal(stub, org, n, ["sre"])[1]) for n in ("alice", "bob", "carol"))
-    instance = create_instance(stub, org)
-    publish(stub, org, "1.0.0")
+    alice, bob, carol, instance = _two_approvers_needed(stub, org, channel)
 
     def approving(who: Stub, deployment_id: str, key: str) -> Callable[[], Any]:
         request = api.ApproveDeploymentRequest(organization_id=org, id=deployment_id, request_id=key)
