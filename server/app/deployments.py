@@ -77,7 +77,7 @@ async def _insert_proposal(
     rollback_of: Deployment | None = None,
 ) -> Deployment:
     step = transitions.proposed(message, caller.principal_id)
-    deployment = await store.insert(
+    return await store.insert_with_events(
         conn,
         {
             "id": str(uuid.uuid4()),
@@ -96,9 +96,9 @@ async def _insert_proposal(
             "rollback_of_id": rollback_of.id if rollback_of else None,
             "rollback_of_version": rollback_of.version if rollback_of else None,
         },
+        caller.organization_id,
+        step.events,
     )
-    await events.append(conn, caller.organization_id, deployment.id, instance.id, step.events)
-    return deployment
 
 
 async def _moves(

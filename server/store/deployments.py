@@ -45,18 +45,58 @@ def to_deployment(row: sa.Row[Any] | sa.RowMapping | Any) -> Deployment:
 
 # The hot path's statements are plain asyncpg (server/store/sql.py), prepared once per connection.
 _COLUMNS = sql.columns(deployments)
-_INSERTS: dict[tuple[str, ...], str] = {}
 
 
-async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Deployment:
+_INSERTS_WITH_EVENTS: dict[tuple[str, ...], str] = {}
+
+
+def _insert_with_events(names: tuple[str, ...]) -> str:
+    """A new deployment (columns `names`) and its first events, announced, in one statement. The events
+    take sequences 1…n of the new row (its `event_seq` starts at n) and the instance's next ones."""
+    n = len(names)
+    count, org, types, statuses, messages, done, total, channel = (f"${n + k}" for k in range(1, 9))
+    return f"""
+    WITH d AS (
+        INSERT INTO deployments ({', '.join(names)}, event_seq)
+        VALUES ({', '.join(f'${k}' for k in range(1, n + 1))}, {count}) RETURNING {_COLUMNS}
+    ), i AS (
+        UPDATE instances SET event_seq = instances.event_seq + {count} FROM d
+        WHERE instances.id = CAST(d.instance_id AS uuid) RETURNING instances.event_seq
+    ), rows AS (
+        INSERT INTO deployment_events (deployment_id, sequence, organization_id, instance_id,
+                                       instance_sequence, type, status, message, progress_done, progress_total)
+        SELECT CAST(d.id AS uuid), e.ord, {org}, CAST(d.instance_id AS uuid),
+               i.event_seq - {count} + e.ord, e.type, e.status, e.message, e.done, e.total
+        FROM d, i, unnest(CAST({types} AS text[]), CAST({statuses} AS text[]), CAST({messages} AS text[]),
+                          CAST({done} AS int[]), CAST({total} AS int[]))
+                   WITH ORDINALITY AS e(type, status, message, done, total, ord)
+        RETURNING *
+    )
+    SELECT d.*, (SELECT count({events.notify(channel)}) FROM rows) AS notified FROM d
+    """
+
+
+async def insert_with_events(
+    conn: AsyncConnection, values: dict[str, Any], organization_id: str, new_events: list[NewEvent]
+) -> Deployment:
+    """A new (not terminal) deployment with its first events: one round trip instead of two."""
     names = tuple(values)
-    statement = _INSERTS.get(names)
+    statement = _INSERTS_WITH_EVENTS.get(names)
     if statement is None:
-        placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
-        statement = f"INSERT INTO deployments ({', '.join(names)}) VALUES ({placeholders}) RETURNING {_COLUMNS}"
-        _INSERTS[names] = statement
+        statement = _INSERTS_WITH_EVENTS[names] = _insert_with_events(names)
     args = [sql.dumps(v) if sql.is_json(deployments.c[k]) else v for k, v in values.items()]
-    row = await (await sql.raw(conn)).fetchrow(statement, *args)
+    row = await (await sql.raw(conn)).fetchrow(
+        statement,
+        *args,
+        len(new_events),
+        organization_id,
+        [e.type.value for e in new_events],
+        [e.status.value for e in new_events],
+        [e.message[: events.MAX_MESSAGE] for e in new_events],
+        [e.progress_done for e in new_events],
+        [e.progress_total for e in new_events],
+        events.CHANNEL,
+    )
     assert row is not None
     return to_deployment(row)
 

@@ -26,6 +26,16 @@ MAX_MESSAGE = 1000
 # Stored events are read back this many at a time (a short page is the last one).
 PAGE_SIZE = 1000
 
+def notify(channel: str) -> str:
+    """The announcement of one recorded event (a row of the CTE `rows`) on the channel bound to `channel`:
+    what `from_notification` reads."""
+    return f"""pg_notify({channel}, json_build_object(
+        'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
+        's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
+        'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
+        'ct', rows.create_time)::text)"""
+
+
 # A deployment whose terminal event is recorded takes no more events (`events_closed`): a late
 # result (a spawn that finishes after its deployment FAILED) cannot extend a finished stream.
 def append_statement(before: str = "", set_deployment: str = "", deployment_columns: str = "") -> str:
@@ -51,11 +61,7 @@ def append_statement(before: str = "", set_deployment: str = "", deployment_colu
                    WITH ORDINALITY AS e(type, status, message, done, total, ord)
         RETURNING *
     )
-    SELECT rows.*, pg_notify($11, json_build_object(
-        'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
-        's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
-        'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
-        'ct', rows.create_time)::text) AS notified{", d.*" if deployment_columns else ""}
+    SELECT rows.*, {notify("$11")} AS notified{", d.*" if deployment_columns else ""}
     FROM rows{", d" if deployment_columns else ""} ORDER BY rows.sequence
     """
 
@@ -63,7 +69,7 @@ def append_statement(before: str = "", set_deployment: str = "", deployment_colu
 _APPEND = append_statement()
 
 
-_APPEND_TO_INSTANCE = """
+_APPEND_TO_INSTANCE = f"""
     WITH i AS (
         UPDATE instances SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq
     ), rows AS (
@@ -74,11 +80,7 @@ _APPEND_TO_INSTANCE = """
                    WITH ORDINALITY AS e(type, message, done, total, ord)
         RETURNING *
     )
-    SELECT rows.*, pg_notify($8, json_build_object(
-        'o', rows.organization_id, 'd', rows.deployment_id, 'i', rows.instance_id,
-        's', rows.sequence, 'is', rows.instance_sequence, 't', rows.type, 'st', rows.status,
-        'm', rows.message, 'pd', rows.progress_done, 'pt', rows.progress_total,
-        'ct', rows.create_time)::text) AS notified
+    SELECT rows.*, {notify("$8")} AS notified
     FROM rows ORDER BY rows.instance_sequence
     """
 
