@@ -79,24 +79,19 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> Instance:
     return found
 
 
-# Built once: constructing Core statements per call is a measurable share of an RPC's CPU (README, Performance).
-_GET = sa.select(instances, _secret_names, _quarantined).where(
-    instances.c.id == sa.bindparam("id"), instances.c.organization_id == sa.bindparam("org")
-)
-# Only the instance row: the secret names subquery needs no lock.
-_GET_LOCKED = _GET.with_for_update(of=instances)
-_GET_ANY_ORG = sa.select(instances, _secret_names, _quarantined).where(instances.c.id == sa.bindparam("id"))
-_GET_ANY_ORG_LOCKED = _GET_ANY_ORG.with_for_update(of=instances)
+_GET = f"SELECT {SELECT_LIST} FROM instances AS x WHERE x.id = $1 AND x.organization_id = $2"
+_GET_ANY_ORG = f"SELECT {SELECT_LIST} FROM instances AS x WHERE x.id = $1"
+_LOCKED = " FOR UPDATE OF x"  # only the instance row: the subqueries need no lock
 
 
 async def get(conn: AsyncConnection, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
-    row = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": instance_id, "org": organization_id})).first()
+    row = await (await sql.raw(conn)).fetchrow(_GET + _LOCKED if lock else _GET, instance_id, organization_id)
     return to_instance(row) if row else None
 
 
 async def get_any_org(conn: AsyncConnection, instance_id: str, lock: bool = False) -> Instance | None:
     """For workers, which act on ids they were handed by the control plane itself."""
-    row = (await conn.execute(_GET_ANY_ORG_LOCKED if lock else _GET_ANY_ORG, {"id": instance_id})).first()
+    row = await (await sql.raw(conn)).fetchrow(_GET_ANY_ORG + _LOCKED if lock else _GET_ANY_ORG, instance_id)
     return to_instance(row) if row else None
 
 
