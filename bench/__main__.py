@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import signal
@@ -66,8 +67,10 @@ class Rows:
 
     async def timed(self, name: str, clients: int, iterations: int, op: Op) -> Result:
         """One row, with the CPU each group of processes used meanwhile (and its flame graphs, if asked)."""
-        profile = self.profile if name.startswith("(") else None  # "(a) …" → a-1-server.svg, a-32-server.svg
-        with counters.Busy(self._groups) as busy, profiled(self.harness, profile, f"{name[1]}-{clients}"):
+        ours = name.startswith("(")  # rollout's row, not the floor's
+        profile = self.profile if ours else None  # "(a) …" → a-1-server.svg, a-32-server.svg
+        paused = self.harness.floor_paused() if ours else contextlib.nullcontext()
+        with paused, counters.Busy(self._groups) as busy, profiled(self.harness, profile, f"{name[1]}-{clients}"):
             result = await measure(name, clients, iterations, self.sizes.warmup, op)
         self.cpu[f"{name} ({clients})"] = busy.percent
         return result
