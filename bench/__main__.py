@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import platform
 import signal
 import statistics
@@ -216,7 +217,8 @@ def main() -> None:
     print(table(results))
     extra.update(authorization_cost(200 if args.smoke else 5000))
     rollback = next(r for r in results if r.name.startswith("(a)") and r.clients == 1)
-    print(f"\n{harness.servers} server and {harness.workers} worker processes on each side (rollout, the floor)")
+    loop = os.environ.get("ROLLOUT_EVENT_LOOP") or "uvloop"
+    print(f"\n{harness.servers} server and {harness.workers} worker processes on each side (rollout, the floor), {loop} loops")
     print(f"server memory per 1,000 open WatchDeployment streams: {extra['server_kib_per_1000_streams'] / 1024:.1f} MiB")
     for side in ("rollout", "floor"):
         m = extra[f"{side}_servers_kib_streams"]
@@ -251,7 +253,8 @@ def main() -> None:
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": _cpus(), "platform": platform.platform(), "python": platform.python_version()},
-        "versions": {name: version(name) for name in ("grpcio", "sqlalchemy", "asyncpg", "arq", "cedarpy")},
+        "versions": {name: version(name) for name in ("grpcio", "sqlalchemy", "asyncpg", "arq", "cedarpy", "uvloop", "orjson")},
+        "event_loop": loop,
         "processes": {"servers": harness.servers, "workers": harness.workers},
         "smoke": args.smoke,
         "quick": args.quick,
