@@ -242,7 +242,8 @@ def main() -> None:
         " at its p50 (goal ≤ 5%)"
     )
     flow_trips, rollback_trips = extra["round_trips_full_flow"], extra["round_trips_rollback"]
-    print(f"PostgreSQL round trips (counted): full flow {flow_trips['median']}, RollbackDeployment {rollback_trips['median']}")
+    print(f"PostgreSQL round trips (counted, fewest of {len(flow_trips['counts'])}): full flow {flow_trips['fewest']},"
+          f" RollbackDeployment {rollback_trips['fewest']}")
     print(f"job pickup (enqueue → start, mean): {extra['pickup_mean_ms_1']:.2f} ms at 1 client,"
           f" {extra[f'pickup_mean_ms_{MANY}']:.2f} ms at {MANY}")
     print(f"CPU during the {MANY}-client rows, % of one core (a group's total; {_cpus()} cores):")
