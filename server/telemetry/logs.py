@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import Any, TextIO
 
 import orjson
@@ -69,19 +70,29 @@ def configure(process: str, level: str | None = None) -> None:
     root.setLevel(chosen)
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
-        logger_factory=lambda name="": _Named(name, sys.stderr),
+        logger_factory=lambda name="": _Lines(name, sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(chosen)),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
 
 
-class _Named(structlog.PrintLogger):
-    """Prints a line to a file; named, as add_logger_name asks a logger."""
+class _Lines:
+    """Writes each line to a file in one write call, so lines of processes sharing a pipe or a file never
+    interleave (print writes the newline apart, a write of its own when the stream is unbuffered, as
+    PYTHONUNBUFFERED makes it); named, as add_logger_name asks a logger."""
 
     def __init__(self, name: str, file: TextIO) -> None:
-        super().__init__(file)
         self.name = name
+        self._file = file
+        self._lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            self._file.write(message + "\n")
+            self._file.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
 def _json(event: dict[str, Any], **options: Any) -> str:
