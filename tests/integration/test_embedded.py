@@ -282,6 +282,15 @@ def test_several_servers_share_the_port_and_every_one_streams_what_any_worker_do
     recorded = _recorded(data)
     assert [p.name for p in recorded] == ["postgres", "valkey", "server-1", "server-2", "worker-1", "worker-2", "router"]
     servers = {p.pid for p in recorded if p.name.startswith("server-")}
+
+    def logged_by_servers(event: str, method: str | None = None) -> set[int]:
+        lines = launcher.process.log.read_text(errors="replace").splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{") and event in line]
+        return {r["pid"] for r in records if r.get("event", "").startswith(event) and method in (None, r.get("method"))}
+
+    # The launcher is ready once one server serves; connections made before the other listens all go to
+    # the first (on a loaded machine it can start seconds later).
+    wait_until(lambda: logged_by_servers("serving rollout.v1.RolloutService") == servers, "both servers listening")
     admin = as_principal(grpc.insecure_channel(launcher.address), launcher.token)
     instance = create_instance(admin, "acme", name="multi")
     publish(admin, "acme", "1.0.0")
@@ -310,10 +319,5 @@ def test_several_servers_share_the_port_and_every_one_streams_what_any_worker_do
         for channel in channels:
             channel.close()
 
-    def answered_by() -> set[int]:
-        lines = launcher.process.log.read_text(errors="replace").splitlines()
-        rpcs = [json.loads(line) for line in lines if line.startswith("{") and '"rpc"' in line]
-        return {r["pid"] for r in rpcs if r.get("event") == "rpc" and r.get("method") == "WatchInstance"}
-
     # Each server logs its streams as they end: both served some (24 connections all on one has odds 2^-23).
-    wait_until(lambda: answered_by() == servers, "streams logged by both servers")
+    wait_until(lambda: logged_by_servers("rpc", "WatchInstance") == servers, "streams logged by both servers")
