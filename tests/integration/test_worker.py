@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import grpc
@@ -23,6 +22,7 @@ from tests.integration.helpers import (
     publish,
     set_params,
     wait_done,
+    wait_until,
 )
 from tests.stack import Stack
 
@@ -199,10 +199,7 @@ def test_a_worker_stops_on_sigterm_while_its_redis_is_down(stack: Stack, tmp_pat
     redis_server = EmbeddedValkey(tmp_path / "valkey", port=free_port())
     worker = stack.start_worker(ROLLOUT_REDIS_URL=redis_server.start())
     redis_server.stop()
-    deadline = time.monotonic() + 30
-    while "Redis unavailable" not in worker.log.read_text(errors="replace"):  # its poll has noticed
-        assert time.monotonic() < deadline, worker.log_tail()
-        time.sleep(0.1)
+    wait_until(lambda: "Redis unavailable" in worker.log.read_text(errors="replace"), "the worker noticing the outage")
     worker.popen.send_signal(signal.SIGTERM)
     # It ends by itself (code 0), not by the SIGKILL that would follow a hang on Redis.
     assert worker.popen.wait(timeout=14) == 0, worker.log_tail()
