@@ -22,6 +22,7 @@ from tests.integration.helpers import (
     approve,
     create_instance,
     deploy,
+    deploy_in_turn,
     events,
     get,
     instance_of,
@@ -278,8 +279,8 @@ def test_cancelled_calls_leave_no_half_used_connection(
     stub: Stub, org: str, stack: Stack, backends: tuple[str, str]
 ) -> None:
     instance = create_instance(stub, org)
-    publish(stub, org, "1.0.0")
-    source = deploy(stub, org, instance.id)
+    # Roll back to a deployment that is not the active one, so a rollback the deadline does not cut is accepted.
+    source, _active = deploy_in_turn(stub, org, instance.id, ["1.0.0", "1.0.1"])
     rng = random.Random(11)
 
     def one(n: int, timeout: float) -> None:
