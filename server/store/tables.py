@@ -215,7 +215,7 @@ audit_events = sa.Table(
     sa.Column("id", UUID(as_uuid=False), primary_key=True),
     sa.Column("organization_id", sa.Text, nullable=False),
     # 1, 2, 3 … per organization: the order of the hash chain. Set, with the hashes, when the
-    # inserting transaction commits (migration 0007); NULL only inside that transaction.
+    # inserting transaction commits (migration 0001, ADR 007); NULL only inside that transaction.
     sa.Column("sequence", sa.BigInteger, nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
@@ -234,7 +234,11 @@ audit_events = sa.Table(
     sa.Column("hash", sa.Text, nullable=False),
     # The canonical text to hash, until the row is sealed.
     sa.Column("pending_body", sa.Text, nullable=True),
-    sa.UniqueConstraint("organization_id", "sequence", name="uq_audit_events_org_sequence"),
+    # Unique among sealed records, which are the only ones it holds (migration 0004).
+    sa.Index(
+        "uq_audit_events_org_sealed_sequence", "organization_id", "sequence",
+        unique=True, postgresql_where=sa.text("sequence IS NOT NULL"),
+    ),
     sa.Index("ix_audit_events_org_created", "organization_id", "create_time", "id"),
     # ListAuditEvents filtered by resource or actor, newest first (migration 0003).
     sa.Index("ix_audit_events_org_resource_created", "organization_id", "resource", "create_time", "id"),
