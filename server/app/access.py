@@ -67,18 +67,24 @@ class Access:
     async def admit(
         self, organization_id: str, credentials: Credentials, action: str, target: Target, check: Callable[[], V]
     ) -> tuple[Caller, V]:
-        async with self.svc.reader.connect() as conn:
-            folded = await _authenticate_with_instance(conn, credentials, organization_id, target)
-            who = folded[0] if folded is not None else await _authenticate(conn, credentials)
-            parsed = check()
-            if who.principal.organization_id != organization_id:
-                raise NotFound(f"organization {organization_id} not found")
-            resource: authz.Resource | None
-            if folded is not None:
-                resource = _instance_resource(folded[1], target)
-            else:
-                resource = await _resource(conn, organization_id, target)
-            policies = await self._policies(conn, organization_id, who.policy_version)
+        folded = await _authenticate_with_instance(self.svc, credentials, organization_id, target)
+        remembered = self.policies.get(organization_id, folded[0].policy_version) if folded is not None else None
+        resource: authz.Resource | None
+        if folded is not None and remembered is not None:
+            # The common call: one read on the read pool, the organization's policies remembered.
+            who, parsed, policies = folded[0], check(), remembered
+            _same_organization(who, organization_id)
+            resource = _instance_resource(folded[1], target)
+        else:
+            async with self.svc.reader.connect() as conn:
+                who = folded[0] if folded is not None else await _authenticate(conn, credentials)
+                parsed = check()
+                _same_organization(who, organization_id)
+                if folded is not None:
+                    resource = _instance_resource(folded[1], target)
+                else:
+                    resource = await _resource(conn, organization_id, target)
+                policies = await self._policies(conn, organization_id, who.policy_version)
         if resource is not None and not policies.allows(who.principal, action, resource):
             raise PermissionDenied(f"{who.principal.name} may not {action} on this {resource.type.lower()}")
         caller = Caller(
@@ -104,7 +110,7 @@ _FOLDED = {Scope.INSTANCE: "instance", Scope.DEPLOYMENT: "deployment"}
 
 
 async def _authenticate_with_instance(
-    conn: Any, credentials: Credentials, organization_id: str, target: Target
+    svc: Services, credentials: Credentials, organization_id: str, target: Target
 ) -> tuple[identity.Authenticated, identity.InstanceAttrs | None] | None:
     """For a bearer token and a call on an instance or a deployment: authentication and the resource
     lookup in one round trip, checked in the same order as apart. None when the call is not of that
@@ -116,11 +122,17 @@ async def _authenticate_with_instance(
     token = header[len(BEARER) :].strip()
     if not header.lower().startswith(BEARER) or not token or len(header) > MAX_TOKEN:
         return None  # _authenticate says why
-    found = await identity.by_token_with_instance(conn, hash_token(token), kind, organization_id, target.id)
+    async with svc.reads() as conn:
+        found = await identity.by_token_with_instance(conn, hash_token(token), kind, organization_id, target.id)
     if found is None:
         raise Unauthenticated("unknown token")
     _check_token(found[0])
     return found
+
+
+def _same_organization(who: identity.Authenticated, organization_id: str) -> None:
+    if who.principal.organization_id != organization_id:
+        raise NotFound(f"organization {organization_id} not found")
 
 
 def _is_uuid(text: str) -> bool:

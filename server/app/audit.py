@@ -27,7 +27,7 @@ async def list_page(
     q = listing.query(
         ("audit", caller.organization_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=True
     )
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         rows = await store.list_page(conn, caller.organization_id, q.terms, q.desc, q.cursor, q.limit + 1)
     return q.page(rows)
 

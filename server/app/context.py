@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import asyncpg
 
 from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +20,8 @@ from server.artifacts import ArtifactStore, open_store
 from server.config import Settings
 from server.domain.models import Principal
 from server.keyring import Keyring
-from server.store.db import create_engine, ping
+from server.store.db import create_engine, create_read_pool, ping
+from server.store.sql import Conn, Raw
 
 
 @dataclass(frozen=True)
@@ -41,22 +47,28 @@ class Services:
     keyring: Keyring = field(default_factory=Keyring)
     # Instances' hosts at the edge router (Settings.public_domain).
     public_domain: str = "localhost:8080"
+    # Plain asyncpg connections for hot reads (`reads`); None: they go through `reader`.
+    read_pool: asyncpg.Pool[Any] | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
         """The one composition root: every server and worker process builds its clients here (and then
         proves it has its database's artifact store: server/app/installation.py)."""
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        # The process's database connections: a quarter (at least one) for hot reads, the rest for
+        # transactions and cold paths.
+        reads = max(1, settings.db_pool_size // 4)
         return cls(
             # A fixed pool: an overflow connection is closed when returned, and the next burst opens
             # another, its statements prepared and its types looked up anew (asyncpg's introspection
             # showed in ~40 of 1,500 samples of the bench's backends). A burst waits for one instead.
-            create_engine(settings.database_url, settings.db_pool_size, max_overflow=0),
+            create_engine(settings.database_url, max(1, settings.db_pool_size - reads), max_overflow=0),
             open_store(settings.artifact_store),
             JobQueue(redis, settings.queue_name),
             settings.key_retention_seconds,
             keyring.from_settings(settings),
             public_domain=settings.public_domain,
+            read_pool=await create_read_pool(settings.database_url, reads),
         )
 
     async def ping(self) -> None:
@@ -66,7 +78,23 @@ class Services:
 
     async def close(self) -> None:
         await self.queue.redis.aclose()
+        if self.read_pool is not None:
+            try:
+                await asyncio.wait_for(self.read_pool.close(), 5)
+            except TimeoutError:
+                self.read_pool.terminate()
         await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def reads(self) -> AsyncIterator[Conn]:
+        """A connection for hot reads made of plain statements (server/store/sql.py): autocommit, one round
+        trip per query, from the read pool (without SQLAlchemy's checkout around each read)."""
+        if self.read_pool is None:
+            async with self.reader.connect() as conn:
+                yield conn
+            return
+        async with self.read_pool.acquire() as conn:
+            yield Raw(conn)
 
     @functools.cached_property
     def reader(self) -> AsyncEngine:

@@ -19,7 +19,7 @@ from server.domain.audit import ActiveMove
 from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.store import deployments as store
-from server.store import events, locking
+from server.store import events, locking, sql
 from server.store import instances as instance_store
 from server.store import releases as release_store
 
@@ -33,7 +33,7 @@ def _deployment_not_found(deployment_id: str) -> NotFound:
     return NotFound(f"deployment {deployment_id} not found")
 
 
-async def _instance(conn: AsyncConnection, caller: Caller, instance_id: str, lock: bool = False) -> Instance:
+async def _instance(conn: sql.Conn, caller: Caller, instance_id: str, lock: bool = False) -> Instance:
     found = await instance_store.get(conn, caller.organization_id, instance_id, lock=lock)
     if found is None:
         raise NotFound(f"instance {instance_id} not found")
@@ -239,7 +239,7 @@ async def reject(
 
 
 async def get(svc: Services, caller: Caller, deployment_id: str) -> Deployment:
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         found = await store.get(conn, caller.organization_id, deployment_id)
     if found is None:
         raise _deployment_not_found(deployment_id)
@@ -252,7 +252,7 @@ async def list_page(
     q = listing.query(
         ("deployments", caller.organization_id, instance_id), FILTER_RULES, filter_text, order_by, page_size, page_token, default_desc=True
     )
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         await _instance(conn, caller, instance_id)
         rows = await store.list_page(conn, instance_id, q.terms, q.desc, q.cursor, q.limit + 1)
     return q.page(rows)

@@ -84,7 +84,7 @@ async def create(conn: AsyncConnection, svc: Services, caller: Caller, fields: I
 
 
 async def get(svc: Services, caller: Caller, instance_id: str) -> Instance:
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         found = await store.get(conn, caller.organization_id, instance_id)
     if found is None:
         raise _not_found(instance_id)

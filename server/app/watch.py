@@ -70,13 +70,13 @@ async def _stream(
 async def deployment_events(
     svc: Services, hub: EventHub, caller: Caller, deployment_id: str, after_sequence: int
 ) -> AsyncIterator[Event]:
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         found = await deployment_store.get(conn, caller.organization_id, deployment_id)
     if found is None:
         raise NotFound(f"deployment {deployment_id} not found")
 
     async def stored_after(sequence: int) -> list[Event]:
-        async with svc.reader.connect() as conn:
+        async with svc.reads() as conn:
             return await events.after(conn, deployment_id, sequence)
 
     if found.status in TERMINAL:
@@ -93,7 +93,7 @@ async def deployment_events(
 async def instance_events(
     svc: Services, hub: EventHub, caller: Caller, instance_id: str, after_sequence: int
 ) -> AsyncIterator[Event]:
-    async with svc.reader.connect() as conn:
+    async with svc.reads() as conn:
         found = await instance_store.get(conn, caller.organization_id, instance_id)
     if found is None:
         raise NotFound(f"instance {instance_id} not found")

@@ -69,7 +69,7 @@ def _insert(names: tuple[str, ...]) -> str:
 
 
 async def list_page(
-    conn: AsyncConnection, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
+    conn: sql.Conn, organization_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
 ) -> list[AuditRecord]:
     where: list[tuple[str, str, object]] = [("organization_id", "=", organization_id)]
     for term in terms:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
+from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -47,6 +50,24 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         hide_parameters=True,
         # asyncpg prepares statements itself; caching them per connection is the fast path.
         connect_args={"server_settings": {"application_name": "rollout"}},
+    )
+
+
+async def create_read_pool(url: str, size: int) -> asyncpg.Pool[Any]:
+    """Plain asyncpg connections for hot reads (sql.Raw, Services.reads): autocommit, opened on demand,
+    decoding JSON as SQLAlchemy's connections do, and handed back without a reset round trip (reads
+    leave no session state: no transaction, no prepared cursor, no setting)."""
+
+    async def init(conn: asyncpg.Connection[Any]) -> None:
+        for name in ("json", "jsonb"):
+            await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog", format="text")
+
+    async def no_reset(_conn: asyncpg.Connection[Any]) -> None:
+        return None
+
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url), min_size=0, max_size=size, init=init, reset=no_reset,
+        server_settings={"application_name": "rollout"},
     )
 
 

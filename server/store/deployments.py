@@ -107,7 +107,7 @@ _GET_ANY_ORG = f"SELECT {_COLUMNS} FROM deployments WHERE id = $1"
 
 
 async def get(
-    conn: AsyncConnection, organization_id: str, deployment_id: str, lock: bool = False
+    conn: sql.Conn, organization_id: str, deployment_id: str, lock: bool = False
 ) -> Deployment | None:
     row = await (await sql.raw(conn)).fetchrow(_GET_LOCKED if lock else _GET, deployment_id, organization_id)
     return to_deployment(row) if row else None
@@ -120,7 +120,7 @@ async def get_any_org(conn: AsyncConnection, deployment_id: str) -> Deployment |
 
 
 async def list_page(
-    conn: AsyncConnection, instance_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
+    conn: sql.Conn, instance_id: str, terms: list[Term], desc: bool, after: Cursor | None, limit: int
 ) -> list[Deployment]:
     where: list[tuple[str, str, object]] = [("instance_id", "=", instance_id)]
     where += [(deployments.c[term.field].name, "=", term.value) for term in terms]

@@ -153,7 +153,7 @@ WHERE deployment_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3
 """
 
 
-async def after(conn: AsyncConnection, deployment_id: str, sequence: int, limit: int = PAGE_SIZE) -> list[Event]:
+async def after(conn: sql.Conn, deployment_id: str, sequence: int, limit: int = PAGE_SIZE) -> list[Event]:
     rows = await (await sql.raw(conn)).fetch(_AFTER, deployment_id, sequence, limit)
     return [to_event(r) for r in rows]
 

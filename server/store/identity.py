@@ -113,7 +113,7 @@ class InstanceAttrs:
 
 
 async def by_token_with_instance(
-    conn: AsyncConnection, token_hash: str, kind: str, organization_id: str, target_id: str
+    conn: sql.Conn, token_hash: str, kind: str, organization_id: str, target_id: str
 ) -> tuple[Authenticated, InstanceAttrs | None] | None:
     """`by_token`, and in the same round trip what `instance_for` (kind "instance") or
     `instance_of_deployment` (kind "deployment") would find. `target_id` must be a UUID."""

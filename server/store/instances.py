@@ -84,7 +84,7 @@ _GET_ANY_ORG = f"SELECT {SELECT_LIST} FROM instances AS x WHERE x.id = $1"
 _LOCKED = " FOR UPDATE OF x"  # only the instance row: the subqueries need no lock
 
 
-async def get(conn: AsyncConnection, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
+async def get(conn: sql.Conn, organization_id: str, instance_id: str, lock: bool = False) -> Instance | None:
     row = await (await sql.raw(conn)).fetchrow(_GET + _LOCKED if lock else _GET, instance_id, organization_id)
     return to_instance(row) if row else None
 

@@ -2,7 +2,10 @@
 
 A use case still opens its transaction with `engine.begin()` (or reads on
 `Services.reader`), so cold-path Core statements and these share one
-connection and one transaction. The statements here skip SQLAlchemy's
+connection and one transaction. Hot reads that need no transaction and no
+Core statement run on `Services.reads()` instead: a `Raw` on a connection
+of a plain asyncpg pool (db.create_read_pool), without SQLAlchemy's
+checkout, events and wrappers around each read. The statements here skip SQLAlchemy's
 compiling, caching-key and result processing; asyncpg prepares each one once
 per connection (its statement cache) and reuses it.
 
@@ -19,6 +22,7 @@ import json
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,13 +40,14 @@ class Raw:
 
     __slots__ = ("_conn", "_owner")
 
-    def __init__(self, conn: asyncpg.Connection[Any], owner: AsyncConnection) -> None:
+    def __init__(self, conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any], owner: AsyncConnection | None = None) -> None:
         self._conn = conn
-        self._owner = owner
+        self._owner = owner  # None: a read pool's connection, which its pool replaces once closed
 
     async def _drop(self) -> None:
         self._conn.terminate()
-        await asyncio.shield(self._owner.invalidate())
+        if self._owner is not None:
+            await asyncio.shield(self._owner.invalidate())
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         try:
@@ -73,12 +78,18 @@ class Raw:
             raise
 
 
-async def raw(conn: AsyncConnection) -> Raw:
-    """The asyncpg connection under `conn`, with conn's transaction begun.
+# What a hot-path store function runs on: a SQLAlchemy connection (in its transaction), or a read pool's Raw.
+Conn = AsyncConnection | Raw
+
+
+async def raw(conn: Conn) -> Raw:
+    """The asyncpg connection under `conn`, with conn's transaction begun (a Raw already is one).
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first
     statement; a plain asyncpg statement must not run outside it.
     """
+    if isinstance(conn, Raw):
+        return conn
     fairy = await conn.get_raw_connection()
     adapted: Any = fairy.dbapi_connection
     driver: asyncpg.Connection[Any] = adapted._connection
