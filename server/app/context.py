@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-
 from arq.connections import RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 

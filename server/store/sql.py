@@ -22,8 +22,8 @@ import json
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 import sqlalchemy as sa
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
