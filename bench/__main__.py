@@ -128,16 +128,23 @@ class Rows:
     async def watching(self) -> None:
         """(e) fan-out, and the servers' memory for many open streams."""
         sizes, harness = self.sizes, self.harness
-        floor_fan = [await self.floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
-        product_fan, memory = [], []
+        product_fan, memory, events = [], [], 0
         for n in range(sizes.fan_outs):
             with profiled(harness, self.profile if n == 0 else None, "e-1"):
-                elapsed, kib = await self.product.fan_out(sizes.watchers, harness)
+                elapsed, kib, events = await self.product.fan_out(sizes.watchers, harness)
             product_fan.append(elapsed)
             memory.append(kib)
-        fan_floor = _single(f"floor: 1 event → {sizes.watchers} watchers", floor_fan)
+        # The floor does the same work: as many events, each to every watcher (and, for comparison with
+        # earlier runs, a single event).
+        floor_one = [await self.floor.fan_out(sizes.watchers) for _ in range(sizes.fan_outs)]
+        floor_same = [await self.floor.fan_out(sizes.watchers, events) for _ in range(sizes.fan_outs)]
+        fan_floor = _single(f"floor: {events} events → {sizes.watchers} watchers", floor_same)
         self.results += [
-            fan_floor, compared(_single(f"(e) 1 deployment's events → {sizes.watchers} watchers", product_fan), fan_floor)]
+            _single(f"floor: 1 event → {sizes.watchers} watchers", floor_one),
+            fan_floor,
+            compared(_single(f"(e) 1 deployment's {events} events → {sizes.watchers} watchers", product_fan), fan_floor),
+        ]
+        self.extra["fan_out_events"] = events
         self.extra["server_kib_per_1000_streams"] = sorted(memory)[len(memory) // 2] * 1000
         for side, open_them in (("floor", floor_streams), ("rollout", lambda h, n: product_streams(self.product, h, n))):
             kib_before, kib_after = await open_them(harness, sizes.streams)

@@ -3,7 +3,8 @@
 One gRPC unary call → one PostgreSQL transaction (plain asyncpg) → an arq job
 → one transaction that NOTIFYs → the event delivered on an already-open
 server stream. No validation, no auth, no audit, no idempotency: what is left
-is the cost of the parts themselves.
+is the cost of the parts themselves. For the fan-out row the job NOTIFYs as
+many events as rollout's deployment streams, and each stream carries them all.
 
     python -m bench.floor server PORT      # gRPC server (Write, Watch)
     python -m bench.floor worker           # arq worker running floor_job
@@ -42,19 +43,22 @@ async def serve(port: int) -> None:
     watchers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
 
     def dispatch(_conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        for queue in watchers.get(str(payload), ()):
+        # "<item>" (the one event) or "<item>:<n>/<count>" (one of several)
+        for queue in watchers.get(str(payload).partition(":")[0], ()):
             queue.put_nowait(str(payload).encode())
 
     listener = await asyncpg.connect(_dsn())
     await listener.add_listener(CHANNEL, dispatch)
 
     async def write(request: bytes, context: Any) -> bytes:
-        # First byte: b"J" also hands the item to a worker; b"T" is one transaction only.
-        mode, item = request[:1], request[1:].decode()
+        # First byte: b"J" also hands the item to a worker (b"J<count>:<item>": the job notifies <count>
+        # events); b"T" is one transaction only.
+        mode, rest = request[:1], request[1:].decode()
+        count, _, item = rest.rpartition(":")
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("INSERT INTO floor_items (id, state) VALUES ($1, 'new')", item)
         if mode == b"J":
-            await redis.enqueue_job("floor_job", item, _job_id=f"floor:{item}", _queue_name=QUEUE)
+            await redis.enqueue_job("floor_job", item, int(count or 1), _job_id=f"floor:{item}", _queue_name=QUEUE)
         return b"ok"
 
     async def watch(request: bytes, context: Any) -> AsyncIterator[bytes]:
@@ -63,7 +67,12 @@ async def serve(port: int) -> None:
         watchers[key].add(queue)
         try:
             yield b"open"
-            yield await queue.get()
+            while True:
+                event = await queue.get()
+                yield event
+                n, _, count = event.partition(b":")[2].partition(b"/")
+                if n == count:  # the last (or the only) one
+                    break
         finally:
             watchers[key].discard(queue)
 
@@ -79,10 +88,16 @@ async def serve(port: int) -> None:
     await server.wait_for_termination()
 
 
-async def floor_job(ctx: dict[str, Any], item: str) -> None:
+async def floor_job(ctx: dict[str, Any], item: str, count: int = 1) -> None:
     async with ctx["pool"].acquire() as conn, conn.transaction():
         await conn.execute("UPDATE floor_items SET state = 'done' WHERE id = $1", item)
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, item)
+        if count == 1:
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, item)
+        else:  # distinct payloads: PostgreSQL folds equal notifications of one transaction into one
+            await conn.execute(
+                "SELECT pg_notify($1, $2 || ':' || n || '/' || $3) FROM generate_series(1, $3::int) AS n",
+                CHANNEL, item, count,
+            )
 
 
 async def _startup(ctx: dict[str, Any]) -> None:

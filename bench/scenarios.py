@@ -71,16 +71,22 @@ class Floor:
         stream.cancel()
         return elapsed
 
-    async def fan_out(self, watchers: int) -> float:
+    async def fan_out(self, watchers: int, events: int = 1) -> float:
+        """Seconds until `events` events (one job's) reached every one of `watchers` open streams."""
         key = uuid.uuid4().hex
         spread = channels(self.address, max(1, watchers // 100))
         watches: list[Any] = [c.unary_stream(WATCH) for c in spread]
         streams = [watches[n % len(watches)](key.encode()) for n in range(watchers)]
         for stream in streams:
             assert await stream.read() == b"open"
+
+        async def all_events(stream: Any) -> None:
+            for _ in range(events):
+                assert await stream.read() is not grpc.aio.EOF
+
         started = time.perf_counter()
-        await self.writes[0](b"J" + key.encode())
-        await asyncio.gather(*(s.read() for s in streams))
+        await self.writes[0](b"J" + f"{events}:{key}".encode())
+        await asyncio.gather(*(all_events(s) for s in streams))
         elapsed = time.perf_counter() - started
         for channel in spread:
             await channel.close()
@@ -235,8 +241,9 @@ class Product:
             return time.perf_counter() - started
         return op
 
-    async def fan_out(self, watchers: int, harness: Harness) -> tuple[float, float]:
-        """Seconds until one deployment's terminal event reached every watcher, and KiB of server memory per stream."""
+    async def fan_out(self, watchers: int, harness: Harness) -> tuple[float, float, int]:
+        """Seconds until one deployment's terminal event reached every watcher, KiB of server memory per stream,
+        and how many events each watcher read after the approval (the same for all)."""
         target = self.targets[0]
         proposal = await self.stub.RollbackDeployment(
             api.RollbackDeploymentRequest(organization_id=self.org, id=target.sources[0]), metadata=self.md
@@ -252,17 +259,22 @@ class Product:
             assert await stream.read() is not grpc.aio.EOF
         per_stream = (harness.rss_kib() - before) / watchers
 
-        async def until_terminal(stream: Any) -> None:
-            while (event := await stream.read()) is not grpc.aio.EOF and event.status not in TERMINAL:
-                pass
+        async def until_terminal(stream: Any) -> int:
+            read = 0
+            while (event := await stream.read()) is not grpc.aio.EOF:
+                read += 1
+                if event.status in TERMINAL:
+                    break
+            return read
 
         started = time.perf_counter()
         await self.stub.ApproveDeployment(api.ApproveDeploymentRequest(organization_id=self.org, id=proposal.id), metadata=self.md)
-        await asyncio.gather(*(until_terminal(s) for s in streams))
+        counts = set(await asyncio.gather(*(until_terminal(s) for s in streams)))
         elapsed = time.perf_counter() - started
         for channel in spread:
             await channel.close()
-        return elapsed, per_stream
+        assert len(counts) == 1, counts  # every watcher saw every event
+        return elapsed, per_stream, counts.pop()
 
 
 OPENING = 200  # streams opened at a time: a burst of thousands at once has gRPC refuse some (CANCELLED)
