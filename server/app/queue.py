@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,24 @@ def provision_job_id(deployment_id: str, retry_tag: str = "") -> str:
     return f"provision:{deployment_id}:{retry_tag}" if retry_tag else f"provision:{deployment_id}"
 
 
+# arq's enqueue_job (WATCH, EXISTS, then MULTI: SET the job, ZADD it to the queue) and the wake-up, as one
+# script: one round trip instead of four, as atomic as arq's transaction (the wake-up is sent whether or not
+# the job was there already, as before). KEYS: the job, its result, the
+# queue; ARGV: the job's lifetime (ms), the serialized job, its id, its score, the wake channel.
+_ENQUEUE = """
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+"""
+
+
 class JobQueue:
     def __init__(self, redis: ArqRedis, queue_name: str = DEFAULT_QUEUE) -> None:
         self.redis = redis
         self.queue_name = queue_name
+        self._enqueue_script = redis.register_script(_ENQUEUE)
 
     async def enqueue_provision(self, deployment_id: str, retry_tag: str = "") -> None:
         """If this fails the deployment stays PENDING and the sweeper enqueues it again."""
@@ -58,10 +75,15 @@ class JobQueue:
         return int(await self.redis.zcard(self.queue_name))
 
     async def _enqueue(self, function: str, argument: str, job_id: str) -> None:
+        """Enqueued as arq's enqueue_job would (a no-op while a job with the id exists), and the workers woken:
+        arq stays the queue, the wake-up only saves a worker the rest of its poll interval."""
+        now = timestamp_ms()
+        job = serialize_job(function, (argument,), {}, None, now, serializer=self.redis.job_serializer)
         try:
-            await self.redis.enqueue_job(function, argument, _job_id=job_id, _queue_name=self.queue_name)
-            # arq stays the queue: the wake-up only saves a worker the rest of its poll interval.
-            await self.redis.publish(wake_channel(self.queue_name), job_id)
+            await self._enqueue_script(
+                keys=[job_key_prefix + job_id, result_key_prefix + job_id, self.queue_name],
+                args=[self.redis.expires_extra_ms, job, job_id, now, wake_channel(self.queue_name)],
+            )
         except (RedisError, OSError) as exc:
             # Nothing is lost: PostgreSQL holds the state the job would act on, and the sweeper
             # (or the waiting provision job, for spawns) asks again.
