@@ -103,6 +103,9 @@ class Rows:
             harness.dsn, harness.pg_log, lambda: product.full_flow(0, 0), sizes.counted_flows)
         extra["round_trips_rollback"] = await counters.round_trips(
             harness.dsn, harness.pg_log, lambda: product.rollback(0, 0), sizes.counted_flows)
+        with harness.floor_paused():  # the floor's workers poll the same Redis every 5 ms
+            extra["redis_commands_full_flow"] = await counters.redis_commands(
+                harness.env["ROLLOUT_REDIS_URL"], lambda: product.full_flow(0, 0), sizes.counted_flows)
         for c in (1, MANY):
             await self.both("(c) idempotent replay", c, sizes.iterations, product.replay, floor_tx[c])
         return floor_tx, floor_flow
@@ -251,6 +254,9 @@ def main() -> None:
     flow_trips, rollback_trips = extra["round_trips_full_flow"], extra["round_trips_rollback"]
     print(f"PostgreSQL round trips (counted, fewest of {len(flow_trips['counts'])}): full flow {flow_trips['fewest']},"
           f" RollbackDeployment {rollback_trips['fewest']}")
+    redis_flow = extra["redis_commands_full_flow"]
+    print(f"Redis commands (counted, fewest of {len(redis_flow['counts'])}): full flow {redis_flow['fewest']} "
+          f"({', '.join(f'{k} {v}' for k, v in redis_flow['commands'].items())})")
     print(f"job pickup (enqueue → start, mean): {extra['pickup_mean_ms_1']:.2f} ms at 1 client,"
           f" {extra[f'pickup_mean_ms_{MANY}']:.2f} ms at {MANY}")
     print(f"CPU during the {MANY}-client rows, % of one core (a group's total; {_cpus()} cores):")

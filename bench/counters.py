@@ -7,6 +7,10 @@ with the client's application name), and the lines rollout's processes
 sends one statement per round trip (Bind/Execute/Sync, or a simple query for
 BEGIN and COMMIT); statements prepared earlier on the connection are reused,
 so after warm-up no Parse round trips remain to miss.
+
+Redis commands are counted by Redis (`INFO commandstats`, every client's
+commands) around each counted flow; the fewest of several flows is the
+flow's own, plus whatever the idle workers' poll sent in the window.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
+import redis.asyncio
 
 _PREFIX = "@@%a@@ "
 _LINE = re.compile(r"^@@(?P<app>[^@]*)@@ .*?LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$")
@@ -55,6 +60,34 @@ async def round_trips(dsn: str, log_file: Path, flow: Callable[[], Awaitable[obj
         await conn.execute("SELECT pg_reload_conf()")
         await conn.close()
     return {"fewest": min(counts), "counts": counts, "statements": fewest}
+
+
+async def redis_commands(url: str, flow: Callable[[], Awaitable[object]], repeat: int) -> dict[str, object]:
+    """Redis commands per `flow` (all clients'), on `repeat` flows one after another: the fewest, every
+    count, and the commands of the fewest by name."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        counts: list[int] = []
+        fewest: dict[str, int] = {}
+        for n in range(repeat):
+            before = await _command_calls(client)
+            await flow()
+            await asyncio.sleep(0.2)  # as for round_trips: the worker's last commands
+            after = await _command_calls(client)
+            used = {k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)}
+            used["info"] = used.get("info", 0) - 1  # the first INFO call is counted by the second one
+            used = {k: v for k, v in used.items() if v > 0}
+            counts.append(sum(used.values()))
+            if n == 0 or counts[-1] < sum(fewest.values()):
+                fewest = used
+    finally:
+        await client.aclose()
+    return {"fewest": min(counts), "counts": counts, "commands": dict(sorted(fewest.items()))}
+
+
+async def _command_calls(client: redis.asyncio.Redis) -> dict[str, int]:
+    stats = await client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
 def _statements(log_file: Path, start: int, mark: str) -> list[str]:
