@@ -129,7 +129,7 @@ class RolloutServicer:
                 who = call.who
                 received = await rpc.receive(self.svc, who, first, parsed, requests)
                 try:
-                    work = lambda conn: rpc.run(conn, self.svc, who, first, received)  # noqa: E731
+                    work = lambda conn, caller: rpc.run(conn, self.svc, caller, first, received)  # noqa: E731
                     done = await self._execute(rpc, first, who, parsed, work)
                 except BaseException:
                     await rpc.discard(self.svc, received)
@@ -154,7 +154,7 @@ class RolloutServicer:
         request: Any,
         who: Caller,
         parsed: Any,
-        work: Callable[[Any], Awaitable[mutation.Change[Any]]],
+        work: Callable[[Any, Caller], Awaitable[mutation.Change[Any]]],
     ) -> mutation.Done[Any]:
         """The change through its idempotency key and the audit log, declared by `rpc`."""
         seen = rpc.fingerprinted(request, self.svc) if isinstance(rpc, Mutation) else request
@@ -176,7 +176,9 @@ class RolloutServicer:
         async def run(request: Any, context: Context, who: Caller, parsed: Any) -> Message:
             if rpc.prepare is not None and not await mutation.has_outcome(self.svc, who):
                 parsed = await rpc.prepare(self.svc, who, parsed)
-            done = await self._execute(rpc, request, who, parsed, lambda conn: rpc.run(conn, self.svc, who, request, parsed))
+            done = await self._execute(
+                rpc, request, who, parsed, lambda conn, caller: rpc.run(conn, self.svc, caller, request, parsed)
+            )
             if done.replayed:
                 await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
             return response.FromString(done.response)

@@ -17,6 +17,7 @@ from server import keyring
 from server.app.queue import JobQueue
 from server.artifacts import ArtifactStore, open_store
 from server.config import Settings
+from server.domain.audit import PendingAudit
 from server.domain.models import Principal
 from server.keyring import Keyring
 from server.store.db import create_engine, create_read_pool, ping
@@ -33,6 +34,8 @@ class Caller:
     # The authenticated principal and the organization's compiled policies (server/app/access.py).
     principal: Principal | None = None
     policies: Any = None
+    # Inside a mutation: its audit record, for a use case to write with its own last statement (mutation.py).
+    audit: PendingAudit | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from server.domain import deployments as transitions
 from server.domain import listing, snapshot
 from server.domain import releases as release_rules
 from server.domain import rollback as rollback_rules
-from server.domain.audit import ActiveMove
+from server.domain.audit import ActiveMove, Created
 from server.domain.errors import NotFound
 from server.domain.models import Action, Deployment, Instance, Release, Status
 from server.store import deployments as store
@@ -75,12 +75,19 @@ async def _insert_proposal(
     snap: snapshot.Snapshot | None,
     message: str,
     rollback_of: Deployment | None = None,
-) -> Deployment:
+    locked: locking.Locked | None = None,
+) -> Change[Deployment]:
+    """The proposal with its PROPOSED event and its audit record: one statement. A rollback (`rollback_of`)
+    aims to move the active deployment (`locked`: its instance as locked, with the active release)."""
     step = transitions.proposed(message, caller.principal_id)
-    return await store.insert_with_events(
+    deployment_id = str(uuid.uuid4())
+    new_release = snap.bundle_release_id if snap else None
+    moves = await _moves(conn, instance, deployment_id, new_release, locked) if rollback_of else None
+    audit = caller.audit.take(Created(deployment_id), moves) if caller.audit else None
+    proposal = await store.insert_with_events(
         conn,
         {
-            "id": str(uuid.uuid4()),
+            "id": deployment_id,
             "organization_id": caller.organization_id,
             "instance_id": instance.id,
             "action": action.value,
@@ -88,7 +95,7 @@ async def _insert_proposal(
             "params": snap.params if snap else {},
             "md_metadata": snap.md_metadata if snap else snapshot.md_metadata(instance),
             "connection_params": snap.connection_params if snap else {},
-            "bundle_release_id": snap.bundle_release_id if snap else None,
+            "bundle_release_id": new_release,
             "version": snap.version if snap else None,
             "release_channel": snap.release_channel if snap else None,
             "message": message,
@@ -98,14 +105,16 @@ async def _insert_proposal(
         },
         caller.organization_id,
         step.events,
+        audit,
     )
+    return Change(proposal, moves)
 
 
 async def _moves(
-    conn: AsyncConnection, instance: Instance, deployment: Deployment, locked: locking.Locked | None = None
+    conn: AsyncConnection, instance: Instance, new_id: str, new_release_id: str | None, locked: locking.Locked | None
 ) -> ActiveMove:
-    """For a change that aims to make `deployment` active: from what to what (`locked` read the active
-    deployment's release already)."""
+    """For a change that aims to make deployment `new_id` (of release `new_release_id`) active: from what to what
+    (`locked` read the active deployment's release already)."""
     if locked is not None:
         previous_release = locked.active_release_id
     else:
@@ -113,9 +122,9 @@ async def _moves(
         previous_release = active.bundle_release_id if active else None
     return ActiveMove(
         previous_deployment_id=instance.active_deployment_id,
-        new_deployment_id=deployment.id,
+        new_deployment_id=new_id,
         previous_release_id=previous_release,
-        new_release_id=deployment.bundle_release_id,
+        new_release_id=new_release_id,
     )
 
 
@@ -131,18 +140,14 @@ async def propose(
         release = await _effective_release(svc, conn, caller, instance)
     release_rules.check_servable(release, instance)
     snap = snapshot.from_instance(instance, release)
-    proposal = await _insert_proposal(
-        conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}"
-    )
-    return Change(proposal)
+    return await _insert_proposal(conn, caller, instance, Action.PROVISION, snap, message or f"Deploy v{release.version}")
 
 
 async def decommission(
     conn: AsyncConnection, svc: Services, caller: Caller, instance_id: str, message: str
 ) -> Change[Deployment]:
     instance = await _instance(conn, caller, instance_id, lock=True)
-    proposal = await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
-    return Change(proposal)
+    return await _insert_proposal(conn, caller, instance, Action.DECOMMISSION, None, message or "Decommission")
 
 
 @dataclass(frozen=True)
@@ -174,10 +179,9 @@ async def rollback(
         instance = await _instance(conn, caller, to.instance_id, lock=True)
         source = rollback_rules.previous_good(await _past_runs(svc, conn, caller, instance), instance)
     snap = rollback_rules.snapshot(source, instance)
-    proposal = await _insert_proposal(
-        conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source, reason), rollback_of=source
+    return await _insert_proposal(
+        conn, caller, instance, Action.PROVISION, snap, rollback_rules.message(source, reason), source, locked
     )
-    return Change(proposal, await _moves(conn, instance, proposal, locked))
 
 
 async def _past_runs(
@@ -215,10 +219,11 @@ async def approve(conn: AsyncConnection, svc: Services, caller: Caller, deployme
     rule = approval_rules.rule_for(instance.environment, facts.rules)
     tally = approval_rules.approve(rule, current.proposed_by, caller.principal_id, facts.approvers)
     step = transitions.approve(current.status, caller.principal_id, tally)
-    moves = await _moves(conn, instance, current, locked)
+    moves = await _moves(conn, instance, current.id, current.bundle_release_id, locked)
     pending = step.status is not current.status
-    # The approval, the status (if the tally is reached) and the events: one statement.
-    recorded = await store.approve(conn, caller.organization_id, current, caller.principal_id, pending, step.events)
+    # The approval, the status (if the tally is reached), the events and the audit record: one statement.
+    audit = caller.audit.take(current, moves) if caller.audit else None
+    recorded = await store.approve(conn, caller.organization_id, current, caller.principal_id, pending, step.events, audit)
     if not pending:
         return Change(current, moves)
 

@@ -10,11 +10,14 @@
   stored for the key and replayed; a transient one (database or Redis down)
   rolls everything back, so the key is not burnt and the client may retry.
 - Every attempt is audited: a change with outcome `ok` in its own
-  transaction, a refused attempt with its reason.
+  transaction, a refused attempt with its reason. The use case is handed
+  the `ok` record (`Caller.audit`); one that writes it with its own last
+  statement saves the runner's separate insert.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -22,7 +25,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.app.context import Caller, Services
-from server.domain.audit import ActiveMove, AuditEntry
+from server.domain.audit import ActiveMove, AuditEntry, PendingAudit
 from server.domain.errors import AlreadyExists, RolloutError, Unavailable
 from server.store import audit as audit_store
 from server.store import idempotency as keys
@@ -71,9 +74,10 @@ async def execute(
     svc: Services,
     caller: Caller,
     request: Request[T],
-    mutation: Callable[[AsyncConnection], Awaitable[Change[T]]],
+    mutation: Callable[[AsyncConnection, Caller], Awaitable[Change[T]]],
     encode: Callable[[T], bytes],
 ) -> Done[T]:
+    """Runs `mutation` (given the connection of the transaction and the caller, with its audit record) once per key."""
     key = caller.request_id
     change: Change[T] | None = None
     stored: keys.StoredKey | None = None
@@ -84,9 +88,13 @@ async def execute(
             ):
                 stored = await keys.get(conn, caller.organization_id, key)
             else:
-                change = await mutation(conn)
+                pending = PendingAudit(
+                    caller.organization_id, caller.principal_id, caller.principal_kind, key, caller.attribution, request.entry
+                )
+                change = await mutation(conn, dataclasses.replace(caller, audit=pending))
                 response = encode(change.result)
-                await _audit(conn, caller, request.entry(change.result, change.moves), "ok")
+                if not pending.taken:
+                    await _audit(conn, caller, request.entry(change.result, change.moves), "ok")
                 if key:
                     replay = response if change.replay_result is None else encode(change.replay_result)
                     await keys.store_response(conn, caller.organization_id, key, replay)

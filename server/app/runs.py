@@ -23,10 +23,9 @@ from server.app.context import Services
 from server.artifacts import ArtifactStore
 from server.config import Settings
 from server.domain import deployments as transitions
-from server.domain.audit import AuditEntry
+from server.domain.audit import AuditEntry, AuditRecord, new_record
 from server.domain.models import Action, Deployment, EventType, Instance, Kind, NewEvent, Release, Status
 from server.domain.plan import STALE
-from server.store import audit as audit_store
 from server.store import deployments as store
 from server.store import events, locking
 from server.store import instances as instance_store
@@ -237,9 +236,7 @@ async def complete(
         step = transitions.complete(Status.RUNNING, switch, done)
         # The planned proposals were planned against what was live before the switch.
         next_id = await store.end(conn, deployment.id, instance.id, step.status, stale_warning=STALE)
-        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
-        await _audit(
-            conn,
+        audit = _record(
             deployment,
             owner,
             "ok",
@@ -252,6 +249,8 @@ async def complete(
                 new_release_id=switched.bundle_release_id,
             ),
         )
+        # The events and the audit record: one statement.
+        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events, audit)
     # Committed: the switch happened.
     log.info("run.switch", deployment=deployment.id, instance=instance.id, route_generation=switched.route_generation)
     _observe_completion(deployment)
@@ -337,8 +336,8 @@ async def _fail_locked(
     log.info("run.fail", deployment=deployment.id, instance=instance.id, reason=reason[:200])
     step = transitions.fail(Status.RUNNING, reason)
     next_id = await store.end(conn, deployment.id, instance.id, step.status, error=reason)
-    await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events)
-    await _audit(conn, deployment, owner, reason[:200], AuditEntry("deployment.fail", f"deployments/{deployment.id}"))
+    audit = _record(deployment, owner, reason[:200], AuditEntry("deployment.fail", f"deployments/{deployment.id}"))
+    await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, step.events, audit)
     if instance.kind is Kind.DYNAMIC:
         # Instances spawned for the failed release are not serving: they drain after the warm window.
         live_release = await _release_of(conn, instance.active_deployment_id)
@@ -346,9 +345,9 @@ async def _fail_locked(
     return next_id
 
 
-async def _audit(conn: AsyncConnection, deployment: Deployment, owner: str, outcome: str, entry: AuditEntry) -> None:
-    await audit_store.append(
-        conn,
+def _record(deployment: Deployment, owner: str, outcome: str, entry: AuditEntry) -> AuditRecord:
+    """The audit record of what the worker `owner` did to `deployment`."""
+    return new_record(
         deployment.organization_id,
         entry,
         actor=f"worker:{owner}",

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,63 @@ class AuditRecord:
     prev_hash: str
     hash: str
     reason: str = ""
+
+
+def new_record(
+    organization_id: str, entry: AuditEntry, actor: str, actor_kind: str, request_id: str, attribution: str, outcome: str
+) -> AuditRecord:
+    """A record as it is appended: unchained (no sequence, no hashes) until the database seals it at commit."""
+    return AuditRecord(
+        id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        sequence=0,
+        create_time=datetime.now(UTC),
+        actor=actor,
+        actor_kind=actor_kind,
+        action=entry.action,
+        resource=entry.resource,
+        previous_deployment_id=entry.previous_deployment_id,
+        new_deployment_id=entry.new_deployment_id,
+        previous_release_id=entry.previous_release_id,
+        new_release_id=entry.new_release_id,
+        request_id=request_id,
+        attribution=attribution,
+        outcome=outcome,
+        prev_hash="",
+        hash="",
+        reason=entry.reason,
+    )
+
+
+@dataclass(frozen=True)
+class Created:
+    """A resource a change is about to create, by its id: the result an audit record written in the same
+    statement as the new row names (`PendingAudit.take`)."""
+
+    id: str
+
+
+@dataclass
+class PendingAudit:
+    """The `ok` record of a mutation whose caller is known and whose change is not yet: the runner
+    (server/app/mutation.py) appends it after the change in a statement of its own, unless the use case
+    took it to write in its own last statement (one round trip less)."""
+
+    organization_id: str
+    actor: str
+    actor_kind: str
+    request_id: str
+    attribution: str
+    # What the mutation says about itself, given its result (or a `Created` one) and how it moves the active one.
+    entry: Callable[[Any, ActiveMove | None], AuditEntry]
+    taken: bool = False
+
+    def take(self, result: Any, moves: ActiveMove | None = None) -> AuditRecord:
+        self.taken = True
+        return new_record(
+            self.organization_id, self.entry(result, moves), self.actor, self.actor_kind, self.request_id,
+            self.attribution, "ok",
+        )
 
 
 def canonical(record: AuditRecord) -> str:

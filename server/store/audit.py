@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.domain.audit import AuditEntry, AuditRecord, canonical
+from server.domain.audit import AuditEntry, AuditRecord, canonical, new_record
 from server.domain.listing import Cursor, Term
 from server.store import sql
 from server.store.paging import keyset_sql
@@ -32,40 +31,25 @@ async def append(
     outcome: str,
 ) -> None:
     """Insert the record; the database chains it (sequence, hashes) when the transaction commits."""
-    record = AuditRecord(
-        id=str(uuid.uuid4()),
-        organization_id=organization_id,
-        sequence=0,  # assigned by the database at commit
-        create_time=datetime.now(UTC),
-        actor=actor,
-        actor_kind=actor_kind,
-        action=entry.action,
-        resource=entry.resource,
-        previous_deployment_id=entry.previous_deployment_id,
-        new_deployment_id=entry.new_deployment_id,
-        previous_release_id=entry.previous_release_id,
-        new_release_id=entry.new_release_id,
-        request_id=request_id,
-        attribution=attribution,
-        outcome=outcome,
-        prev_hash="",
-        hash="",
-        reason=entry.reason,
-    )
-    values = {k: v for k, v in record.__dict__.items() if k != "sequence"}
-    values["pending_body"] = canonical(record)
-    await (await sql.raw(conn)).execute(_insert(tuple(values)), *values.values())
+    record = new_record(organization_id, entry, actor, actor_kind, request_id, attribution, outcome)
+    await (await sql.raw(conn)).execute(_INSERT, *written_args(record))
 
 
-_INSERTS: dict[tuple[str, ...], str] = {}
+# Every field but the sequence (assigned at commit), and the canonical text the seal hashes.
+_FIELDS = tuple(name for name in AuditRecord.__dataclass_fields__ if name != "sequence")
+_NAMES = ", ".join((*_FIELDS, "pending_body"))
+_INSERT = f"INSERT INTO audit_events ({_NAMES}) VALUES ({', '.join(f'${n}' for n in range(1, len(_FIELDS) + 2))})"
 
 
-def _insert(names: tuple[str, ...]) -> str:
-    statement = _INSERTS.get(names)
-    if statement is None:
-        placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
-        statement = _INSERTS[names] = f"INSERT INTO audit_events ({', '.join(names)}) VALUES ({placeholders})"
-    return statement
+def written_with(first: int) -> str:
+    """`audit AS (INSERT …), `: a CTE for another statement that writes a record with its own change (one round trip
+    less), its parameters `$first` on (`written_args`)."""
+    placeholders = ", ".join(f"${n}" for n in range(first, first + len(_FIELDS) + 1))
+    return f"audit AS (INSERT INTO audit_events ({_NAMES}) VALUES ({placeholders})), "
+
+
+def written_args(record: AuditRecord) -> list[Any]:
+    return [getattr(record, name) for name in _FIELDS] + [canonical(record)]
 
 
 async def list_page(

@@ -8,8 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.domain.audit import AuditRecord
 from server.domain.listing import Cursor, Term
 from server.domain.models import Action, Deployment, NewEvent, Status
+from server.store import audit as audit_store
 from server.store import events, sql
 from server.store.paging import keyset_sql
 from server.store.tables import approve_order, deployments
@@ -47,16 +49,17 @@ def to_deployment(row: sa.Row[Any] | sa.RowMapping | Any) -> Deployment:
 _COLUMNS = sql.columns(deployments)
 
 
-_INSERTS_WITH_EVENTS: dict[tuple[str, ...], str] = {}
+_INSERTS_WITH_EVENTS: dict[tuple[tuple[str, ...], bool], str] = {}
 
 
-def _insert_with_events(names: tuple[str, ...]) -> str:
-    """A new deployment (columns `names`) and its first events, announced, in one statement. The events
-    take sequences 1…n of the new row (its `event_seq` starts at n) and the instance's next ones."""
+def _insert_with_events(names: tuple[str, ...], audited: bool) -> str:
+    """A new deployment (columns `names`) and its first events, announced, in one statement (`audited`: and the
+    change's audit record). The events take sequences 1…n of the new row (its `event_seq` starts at n) and the
+    instance's next ones."""
     n = len(names)
     count, org, types, statuses, messages, done, total, channel = (f"${n + k}" for k in range(1, 9))
     return f"""
-    WITH d AS (
+    WITH {audit_store.written_with(n + 9) if audited else ""}d AS (
         INSERT INTO deployments ({', '.join(names)}, event_seq)
         VALUES ({', '.join(f'${k}' for k in range(1, n + 1))}, {count}) RETURNING {_COLUMNS}
     ), i AS (
@@ -77,13 +80,17 @@ def _insert_with_events(names: tuple[str, ...]) -> str:
 
 
 async def insert_with_events(
-    conn: AsyncConnection, values: dict[str, Any], organization_id: str, new_events: list[NewEvent]
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    organization_id: str,
+    new_events: list[NewEvent],
+    audit: AuditRecord | None = None,
 ) -> Deployment:
-    """A new (not terminal) deployment with its first events: one round trip instead of two."""
+    """A new (not terminal) deployment with its first events (and `audit`, its audit record): one round trip."""
     names = tuple(values)
-    statement = _INSERTS_WITH_EVENTS.get(names)
+    statement = _INSERTS_WITH_EVENTS.get((names, audit is not None))
     if statement is None:
-        statement = _INSERTS_WITH_EVENTS[names] = _insert_with_events(names)
+        statement = _INSERTS_WITH_EVENTS[names, audit is not None] = _insert_with_events(names, audit is not None)
     args = [sql.dumps(v) if sql.is_json(deployments.c[k]) else v for k, v in values.items()]
     row = await (await sql.raw(conn)).fetchrow(
         statement,
@@ -96,6 +103,7 @@ async def insert_with_events(
         [e.progress_done for e in new_events],
         [e.progress_total for e in new_events],
         events.CHANNEL,
+        *(audit_store.written_args(audit) if audit is not None else ()),
     )
     assert row is not None
     return to_deployment(row)
@@ -166,16 +174,21 @@ async def update(conn: AsyncConnection, deployment_id: str, values: dict[str, An
 
 # One approval in one round trip: the approval recorded, the deployment PENDING if the tally says so
 # ($13, decided by server/domain/approvals.py on facts read under the locks), and its events appended.
-_APPROVE = events.append_statement(
-    before="approval AS (INSERT INTO approvals (deployment_id, principal) VALUES ($2, $12)), ",
-    set_deployment=f""",
-        status = CASE WHEN $13 THEN 'PENDING' ELSE status END,
-        decided_by = CASE WHEN $13 THEN $12 ELSE decided_by END,
-        decide_time = CASE WHEN $13 THEN now() ELSE decide_time END,
-        approve_order = CASE WHEN $13 THEN nextval('{approve_order.name}') ELSE approve_order END,
-        update_time = CASE WHEN $13 THEN now() ELSE update_time END""",
-    deployment_columns=sql.columns(deployments, named="d_"),
-)
+def _approve_statement(audited: bool) -> str:
+    return events.append_statement(
+        before="approval AS (INSERT INTO approvals (deployment_id, principal) VALUES ($2, $12)), "
+        + (audit_store.written_with(14) if audited else ""),
+        set_deployment=f""",
+            status = CASE WHEN $13 THEN 'PENDING' ELSE status END,
+            decided_by = CASE WHEN $13 THEN $12 ELSE decided_by END,
+            decide_time = CASE WHEN $13 THEN now() ELSE decide_time END,
+            approve_order = CASE WHEN $13 THEN nextval('{approve_order.name}') ELSE approve_order END,
+            update_time = CASE WHEN $13 THEN now() ELSE update_time END""",
+        deployment_columns=sql.columns(deployments, named="d_"),
+    )
+
+
+_APPROVE, _APPROVE_AUDITED = _approve_statement(False), _approve_statement(True)
 
 
 async def approve(
@@ -185,11 +198,16 @@ async def approve(
     approver: str,
     pending: bool,
     new_events: list[NewEvent],
+    audit: AuditRecord | None = None,
 ) -> Deployment:
-    """Record `approver`'s approval of the (locked, PROPOSED) deployment with its events; with `pending`, the
-    deployment is approved: PENDING, decided by `approver`, next in the approval order. Returns it as updated."""
+    """Record `approver`'s approval of the (locked, PROPOSED) deployment with its events (and `audit`, its audit
+    record); with `pending`, the deployment is approved: PENDING, decided by `approver`, next in the approval
+    order. Returns it as updated."""
     args = events.append_args(organization_id, deployment.id, deployment.instance_id, new_events)
-    rows = await (await sql.raw(conn)).fetch(_APPROVE, *args, approver, pending)
+    if audit is None:
+        rows = await (await sql.raw(conn)).fetch(_APPROVE, *args, approver, pending)
+    else:
+        rows = await (await sql.raw(conn)).fetch(_APPROVE_AUDITED, *args, approver, pending, *audit_store.written_args(audit))
     assert rows, "a PROPOSED deployment takes events"
     return to_deployment({k[2:]: v for k, v in rows[0].items() if k.startswith("d_")})
 

@@ -16,8 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.domain.audit import AuditRecord
 from server.domain.deployments import TERMINAL
 from server.domain.models import Event, EventType, NewEvent, Status
+from server.store import audit as audit_store
 from server.store import sql
 from server.store.tables import deployment_events
 
@@ -67,6 +69,7 @@ def append_statement(before: str = "", set_deployment: str = "", deployment_colu
 
 
 _APPEND = append_statement()
+_APPEND_AUDITED = append_statement(before=audit_store.written_with(12))
 
 
 _APPEND_TO_INSTANCE = f"""
@@ -101,14 +104,24 @@ def to_event(m: Any) -> Event:
 
 
 async def append(
-    conn: AsyncConnection, organization_id: str, deployment_id: str, instance_id: str, events: list[NewEvent]
+    conn: AsyncConnection,
+    organization_id: str,
+    deployment_id: str,
+    instance_id: str,
+    events: list[NewEvent],
+    audit: AuditRecord | None = None,
 ) -> list[Event]:
-    """Record the events (with the state change they describe, in the caller's transaction).
+    """Record the events (with the state change they describe, in the caller's transaction), and `audit` (the
+    change's audit record) in the same statement.
 
-    Returns them with their sequences; returns nothing, recording nothing, if the deployment's
+    Returns them with their sequences; returns nothing, recording no event, if the deployment's
     terminal event is already recorded.
     """
-    rows = await (await sql.raw(conn)).fetch(_APPEND, *append_args(organization_id, deployment_id, instance_id, events))
+    args = append_args(organization_id, deployment_id, instance_id, events)
+    if audit is None:
+        rows = await (await sql.raw(conn)).fetch(_APPEND, *args)
+    else:
+        rows = await (await sql.raw(conn)).fetch(_APPEND_AUDITED, *args, *audit_store.written_args(audit))
     return [to_event(r) for r in rows]
 
 
