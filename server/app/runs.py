@@ -74,9 +74,11 @@ async def claim(
         head = wanted if head_id == wanted.id else await store.get_any_org(conn, head_id)
         assert head is not None
         step = transitions.start(head.status, worker)
-        started = await store.start(conn, head.id, owner, settings.lease_seconds)
+        gone, steps = await _verify(conn, artifacts, head, step.events)
+        # RUNNING, and its first events: one statement.
+        started = await store.start(conn, head, owner, settings.lease_seconds, steps)
         log.info("run.start", deployment=head.id, instance=instance.id, action=head.action.value, worker=worker)
-        return await _verified(conn, instance, started, owner, step.events, artifacts, settings.warm_seconds)
+        return await _claimed(conn, instance, started, owner, gone, settings.warm_seconds)
 
 
 async def _take_over(
@@ -96,40 +98,39 @@ async def _take_over(
         reason = transitions.attempts_used_up(taken.attempt, settings.max_attempts)
         next_id = await _fail_locked(conn, instance, taken.deployment, owner, reason, settings.warm_seconds)
         return Claim(taken.deployment, instance, taken.attempt, refused=True, next_pending=next_id)
-    return await _verified(
-        conn,
-        instance,
-        taken.deployment,
-        owner,
-        transitions.resume(worker, taken.attempt, settings.max_attempts).events,
-        artifacts,
-        settings.warm_seconds,
-        taken.attempt,
-        taken.run_step == store.STEP_PROVISIONED,
-    )
+    provisioned = taken.run_step == store.STEP_PROVISIONED
+    resumed = transitions.resume(worker, taken.attempt, settings.max_attempts).events
+    gone, steps = await _verify(conn, artifacts, taken.deployment, resumed, provisioned)
+    await events.append(conn, taken.deployment.organization_id, taken.deployment.id, instance.id, steps)
+    return await _claimed(conn, instance, taken.deployment, owner, gone, settings.warm_seconds, taken.attempt, provisioned)
 
 
-async def _verified(
+async def _verify(
+    conn: AsyncConnection, artifacts: ArtifactStore, deployment: Deployment, steps: list[NewEvent], provisioned: bool = False
+) -> tuple[str | None, list[NewEvent]]:
+    """Re-check the artifact (docs/product.md §4 step 2: it may have been deleted since the proposal) in the
+    transaction that starts the run: why it cannot be used (or None), and the run's first events (`steps`, then
+    ARTIFACT_VERIFIED if it is there and not provisioned yet)."""
+    gone = await _artifact_gone(conn, artifacts, deployment)
+    if not gone and deployment.action is Action.PROVISION and not provisioned:
+        steps = [*steps, transitions.artifact_verified(deployment.version)]
+    return gone, steps
+
+
+async def _claimed(
     conn: AsyncConnection,
     instance: Instance,
     deployment: Deployment,
     owner: str,
-    steps: list[NewEvent],
-    artifacts: ArtifactStore,
+    gone: str | None,
     warm_seconds: float,
     attempt: int = 1,
     provisioned: bool = False,
 ) -> Claim:
-    """Re-check the artifact (docs/product.md §4 step 2: it may have been deleted since the proposal) in the
-    transaction that starts the run; a run whose artifact is gone FAILS at once."""
-    gone = await _artifact_gone(conn, artifacts, deployment)
+    """The run, its first events recorded: claimed, or FAILED at once if its artifact is gone."""
     if gone:
-        await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, steps)
         next_id = await _fail_locked(conn, instance, deployment, owner, gone, warm_seconds)
         return Claim(deployment, instance, attempt, refused=True, next_pending=next_id)
-    if deployment.action is Action.PROVISION and not provisioned:
-        steps.append(transitions.artifact_verified(deployment.version))
-    await events.append(conn, deployment.organization_id, deployment.id, deployment.instance_id, steps)
     return Claim(deployment, instance, attempt, provisioned)
 
 

@@ -291,17 +291,22 @@ def _lease_until(lease_seconds: float) -> sa.ColumnElement[Any]:
     return sa.func.now() + sa.func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds)
 
 
-_START = f"""
-UPDATE deployments SET status = 'RUNNING', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-    attempt = 1, update_time = now()
-WHERE id = $1 RETURNING {_COLUMNS}
-"""
+_START = events.append_statement(
+    set_deployment=""", status = 'RUNNING', lease_owner = $12, lease_expires_at = now() + make_interval(secs => $13),
+        attempt = 1, update_time = now()""",
+    deployment_columns=sql.columns(deployments, named="d_"),
+)
 
 
-async def start(conn: AsyncConnection, deployment_id: str, lease_owner: str, lease_seconds: float) -> Deployment:
-    row = await (await sql.raw(conn)).fetchrow(_START, deployment_id, lease_owner, lease_seconds)
-    assert row is not None
-    return to_deployment(row)
+async def start(
+    conn: AsyncConnection, deployment: Deployment, lease_owner: str, lease_seconds: float, new_events: list[NewEvent]
+) -> Deployment:
+    """The (locked, PENDING) deployment RUNNING under `lease_owner`'s lease, with its first events (at least
+    one): one statement. Returns it as updated."""
+    args = events.append_args(deployment.organization_id, deployment.id, deployment.instance_id, new_events)
+    rows = await (await sql.raw(conn)).fetch(_START, *args, lease_owner, lease_seconds)
+    assert rows, "a PENDING deployment takes events"
+    return to_deployment({k[2:]: v for k, v in rows[0].items() if k.startswith("d_")})
 
 
 @dataclass(frozen=True)
