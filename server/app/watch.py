@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from server.app.context import Caller, Services
 from server.domain.deployments import TERMINAL
 from server.domain.errors import NotFound, Unavailable
-from server.domain.models import Event
-from server.store import deployments as deployment_store
+from server.domain.models import Event, Status
 from server.store import events
 from server.store import instances as instance_store
 from server.store.event_hub import Closed, EventHub, Resync
@@ -40,7 +39,9 @@ async def _stream(
     position: Callable[[Event], int],
     stored_after: Callable[[int], Awaitable[list[Event]]],
     ends: Callable[[Event], bool],
+    ended: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[Event]:
+    """`ended`, asked after the first replay: whether nothing more can happen (the stream ends there)."""
     last = after
     with hub.subscribe(key) as sub:
         async for event in _stored(stored_after, last, position):
@@ -48,6 +49,8 @@ async def _stream(
             yield event
             if ends(event):
                 return
+        if ended():
+            return
         while True:
             item = await sub.queue.get()
             if isinstance(item, Closed):
@@ -70,22 +73,23 @@ async def _stream(
 async def deployment_events(
     svc: Services, hub: EventHub, caller: Caller, deployment_id: str, after_sequence: int
 ) -> AsyncIterator[Event]:
-    async with svc.reads() as conn:
-        found = await deployment_store.get(conn, caller.organization_id, deployment_id)
-    if found is None:
-        raise NotFound(f"deployment {deployment_id} not found")
+    status: Status | None = None  # as first read, with the first page of events
 
     async def stored_after(sequence: int) -> list[Event]:
+        nonlocal status
         async with svc.reads() as conn:
-            return await events.after(conn, deployment_id, sequence)
+            if status is not None:
+                return await events.after(conn, deployment_id, sequence)
+            found = await events.of_deployment(conn, caller.organization_id, deployment_id, sequence)
+        if found is None:
+            raise NotFound(f"deployment {deployment_id} not found")
+        status, page = found
+        return page
 
-    if found.status in TERMINAL:
-        # Nothing more will happen: replay what is stored, every page of it, and end.
-        async for event in _stored(stored_after, after_sequence, lambda e: e.sequence):
-            yield event
-        return
     async for event in _stream(
-        hub, deployment_id, after_sequence, lambda e: e.sequence, stored_after, lambda e: e.status in TERMINAL
+        hub, deployment_id, after_sequence, lambda e: e.sequence, stored_after, lambda e: e.status in TERMINAL,
+        # A deployment that had ended: nothing more will happen once what is stored is replayed.
+        lambda: status in TERMINAL,
     ):
         yield event
 

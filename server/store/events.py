@@ -171,6 +171,27 @@ async def after(conn: sql.Conn, deployment_id: str, sequence: int, limit: int = 
     return [to_event(r) for r in rows]
 
 
+_OF_DEPLOYMENT = f"""
+SELECT d.status AS deployment_status, e.* FROM deployments d
+LEFT JOIN LATERAL (
+    SELECT {sql.columns(deployment_events)} FROM deployment_events
+    WHERE deployment_id = d.id AND sequence > $3 ORDER BY sequence LIMIT $4
+) e ON true
+WHERE d.id = $1 AND d.organization_id = $2
+"""
+
+
+async def of_deployment(
+    conn: sql.Conn, organization_id: str, deployment_id: str, sequence: int, limit: int = PAGE_SIZE
+) -> tuple[Status, list[Event]] | None:
+    """The deployment's status and its first page of events after `sequence`: one read (`after` for the next
+    pages). None if the organization has no such deployment."""
+    rows = await (await sql.raw(conn)).fetch(_OF_DEPLOYMENT, deployment_id, organization_id, sequence, limit)
+    if not rows:
+        return None
+    return Status(rows[0]["deployment_status"]), [to_event(r) for r in rows if r["sequence"] is not None]
+
+
 async def after_on_instance(
     conn: AsyncConnection, instance_id: str, sequence: int, limit: int = PAGE_SIZE
 ) -> list[Event]:
