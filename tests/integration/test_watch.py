@@ -34,6 +34,8 @@ def test_resuming_after_every_event_sees_each_exactly_once(stub: Stub, org: str)
     for k in range(len(full)):
         assert events(stub, org, done.id, after=k) == full[k:]
     assert full[-1].status == pb.Deployment.STATUS_COMPLETED
+    # Resumed after its last event, a finished deployment's watch ends at once (nothing more will happen).
+    assert events(stub, org, done.id, after=len(full), timeout=10) == []
 
 
 def test_live_watch_opened_before_approval_ends_after_the_terminal_event(stub: Stub, org: str) -> None:
