@@ -4,9 +4,9 @@ The server's peak resident set (VmHWM) is read once it has moved a 16 MiB
 artifact in (UploadRelease) and out (publishing one by reference reads it all
 to hash it): streaming costs a few parts of 5 MiB in flight, gRPC's buffers and
 allocator slack, and the peak has reached it. Then the same for an artifact
-eight times as large: streamed, the peak barely moves; held in memory whole,
-it would rise by at least the 112 MiB of difference. Magnitudes are compared,
-never time.
+sixteen times as large: streamed, the peak moves by what is in flight, not by
+the size; held in memory whole, it would rise by at least the 240 MiB of
+difference. Magnitudes are compared, never time.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import pytest
 from tests.integration.helpers import Stub, publish, upload
 from tests.integration.stores import StoreStack
 
-WARM, SIZE = 16 * 1024 * 1024, 128 * 1024 * 1024
+WARM, SIZE = 16 * 1024 * 1024, 256 * 1024 * 1024
 # Half of what holding the larger artifact whole would add at the least. Streamed, the peak moves by what
-# happens to be in flight when the store is slowest (0-45 MiB measured on a loaded machine), not by the size:
-# 64 and 128 MiB artifacts left the same peak.
+# happens to be in flight when the store or the server is slowest, not by the size: 64 and 128 MiB artifacts
+# left the same peak, +18-45 MiB on a quiet machine, and once +81/+93 MiB in a full suite on a loaded one (so the
+# gap between the sizes is 240 MiB: streaming stays well inside half of it, holding the artifact whole cannot).
 BOUND = (SIZE - WARM) // 2
 # Not a test of a slow store: under load moto takes seconds for a 5 MiB part, more than the stacks' 2 s.
 PATIENT = {"ROLLOUT_ARTIFACT_STORE_TIMEOUT_SECONDS": "60"}
@@ -45,7 +46,7 @@ def _in_and_out(store: StoreStack, stub: Stub, org: str, version: str, size: int
     return uploaded.size_bytes, referenced.size_bytes
 
 
-@pytest.mark.timeout(300)  # 128 MiB each way through moto, on a loaded machine
+@pytest.mark.timeout(300)  # 256 MiB each way through moto, on a loaded machine
 def test_moving_a_large_artifact_in_and_out_keeps_the_servers_memory_bounded(store: StoreStack, org: str) -> None:
     # A server of its own, so that nothing else it serves moves its peak.
     server, address = store.stack.start_server(**{**store.env, **PATIENT})
