@@ -67,24 +67,20 @@ class Access:
     async def admit(
         self, organization_id: str, credentials: Credentials, action: str, target: Target, check: Callable[[], V]
     ) -> tuple[Caller, V]:
+        # The common call (a token, a call on an instance or a deployment): one read, on the read pool.
         folded = await _authenticate_with_instance(self.svc, credentials, organization_id, target)
-        remembered = self.policies.get(organization_id, folded[0].policy_version) if folded is not None else None
         resource: authz.Resource | None
-        if folded is not None and remembered is not None:
-            # The common call: one read on the read pool, the organization's policies remembered.
-            who, parsed, policies = folded[0], check(), remembered
+        if folded is not None:
+            who, parsed = folded[0], check()
             _same_organization(who, organization_id)
             resource = _instance_resource(folded[1], target)
         else:
             async with self.svc.reader.connect() as conn:
-                who = folded[0] if folded is not None else await _authenticate(conn, credentials)
+                who = await _authenticate(conn, credentials)
                 parsed = check()
                 _same_organization(who, organization_id)
-                if folded is not None:
-                    resource = _instance_resource(folded[1], target)
-                else:
-                    resource = await _resource(conn, organization_id, target)
-                policies = await self._policies(conn, organization_id, who.policy_version)
+                resource = await _resource(conn, organization_id, target)
+        policies = await self._policies(organization_id, who.policy_version)
         if resource is not None and not policies.allows(who.principal, action, resource):
             raise PermissionDenied(f"{who.principal.name} may not {action} on this {resource.type.lower()}")
         caller = Caller(
@@ -98,10 +94,13 @@ class Access:
         )
         return caller, parsed
 
-    async def _policies(self, conn: Any, organization_id: str, version: int) -> authz.Decider:
+    async def _policies(self, organization_id: str, version: int) -> authz.Decider:
+        """The organization's compiled policies at `version`: remembered, or read (a policy change bumps it)."""
         cached = self.policies.get(organization_id, version)
         if cached is None:
-            compiled = authz.compile_policies(await identity.policy_texts(conn, organization_id))
+            async with self.svc.reader.connect() as conn:
+                texts = await identity.policy_texts(conn, organization_id)
+            compiled = authz.compile_policies(texts)
             cached = self.policies.put(organization_id, version, compiled)
         return cached
 

@@ -21,7 +21,7 @@ from server.domain.audit import PendingAudit
 from server.domain.models import Principal
 from server.keyring import Keyring
 from server.store.db import create_engine, create_read_pool, ping
-from server.store.sql import Conn, Raw
+from server.store.sql import Raw
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,14 @@ class Services:
     engine: AsyncEngine
     artifacts: ArtifactStore
     queue: JobQueue
+    # Plain asyncpg connections for hot reads (`reads`).
+    read_pool: asyncpg.Pool[Any]
     # How long an idempotency key is remembered (docs/product.md §5).
     key_retention_seconds: float = 24 * 3600
     # Seals instance secrets; without keys, storing a secret value is refused (ADR 009).
     keyring: Keyring = field(default_factory=Keyring)
     # Instances' hosts at the edge router (Settings.public_domain).
     public_domain: str = "localhost:8080"
-    # Plain asyncpg connections for hot reads (`reads`); None: they go through `reader`.
-    read_pool: asyncpg.Pool[Any] | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
@@ -67,10 +67,10 @@ class Services:
             create_engine(settings.database_url, max(1, settings.db_pool_size - reads), max_overflow=0),
             open_store(settings.artifact_store),
             JobQueue(redis, settings.queue_name),
+            await create_read_pool(settings.database_url, reads),
             settings.key_retention_seconds,
             keyring.from_settings(settings),
             public_domain=settings.public_domain,
-            read_pool=await create_read_pool(settings.database_url, reads),
         )
 
     async def ping(self) -> None:
@@ -80,21 +80,16 @@ class Services:
 
     async def close(self) -> None:
         await self.queue.redis.aclose()
-        if self.read_pool is not None:
-            try:
-                await asyncio.wait_for(self.read_pool.close(), 5)
-            except TimeoutError:
-                self.read_pool.terminate()
+        try:
+            await asyncio.wait_for(self.read_pool.close(), 5)
+        except TimeoutError:
+            self.read_pool.terminate()
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
-    async def reads(self) -> AsyncIterator[Conn]:
+    async def reads(self) -> AsyncIterator[Raw]:
         """A connection for hot reads made of plain statements (server/store/sql.py): autocommit, one round
         trip per query, from the read pool (without SQLAlchemy's checkout around each read)."""
-        if self.read_pool is None:
-            async with self.reader.connect() as conn:
-                yield conn
-            return
         async with self.read_pool.acquire() as conn:
             yield Raw(conn)
 

@@ -40,9 +40,9 @@ def provision_job_id(deployment_id: str, retry_tag: str = "") -> str:
 
 
 # arq's enqueue_job (WATCH, EXISTS, then MULTI: SET the job, ZADD it to the queue) and the wake-up, as one
-# script: one round trip instead of four, as atomic as arq's transaction (the wake-up is sent whether or not
-# the job was there already, as before). KEYS: the job, its result, the
-# queue; ARGV: the job's lifetime (ms), the serialized job, its id, its score, the wake channel.
+# script: one round trip instead of four, as atomic as arq's transaction. The wake-up is sent whether or not
+# the job was there already, as before. KEYS: the job, its result, the queue; ARGV: the job's lifetime (ms),
+# the serialized job, its id, its score, the wake channel.
 _ENQUEUE = """
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end

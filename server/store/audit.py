@@ -48,7 +48,10 @@ def written_with(first: int) -> str:
     return f"audit AS (INSERT INTO audit_events ({_NAMES}) VALUES ({placeholders})), "
 
 
-def written_args(record: AuditRecord) -> list[Any]:
+def written_args(record: AuditRecord | None) -> list[Any]:
+    """The parameters of `written_with` (none without a record)."""
+    if record is None:
+        return []
     return [getattr(record, name) for name in _FIELDS] + [canonical(record)]
 
 

@@ -103,7 +103,7 @@ async def insert_with_events(
         [e.progress_done for e in new_events],
         [e.progress_total for e in new_events],
         events.CHANNEL,
-        *(audit_store.written_args(audit) if audit is not None else ()),
+        *audit_store.written_args(audit),
     )
     assert row is not None
     return to_deployment(row)
@@ -204,10 +204,8 @@ async def approve(
     record); with `pending`, the deployment is approved: PENDING, decided by `approver`, next in the approval
     order. Returns it as updated."""
     args = events.append_args(organization_id, deployment.id, deployment.instance_id, new_events)
-    if audit is None:
-        rows = await (await sql.raw(conn)).fetch(_APPROVE, *args, approver, pending)
-    else:
-        rows = await (await sql.raw(conn)).fetch(_APPROVE_AUDITED, *args, approver, pending, *audit_store.written_args(audit))
+    statement = _APPROVE if audit is None else _APPROVE_AUDITED
+    rows = await (await sql.raw(conn)).fetch(statement, *args, approver, pending, *audit_store.written_args(audit))
     assert rows, "a PROPOSED deployment takes events"
     return to_deployment({k[2:]: v for k, v in rows[0].items() if k.startswith("d_")})
 

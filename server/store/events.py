@@ -117,11 +117,8 @@ async def append(
     Returns them with their sequences; returns nothing, recording no event, if the deployment's
     terminal event is already recorded.
     """
-    args = append_args(organization_id, deployment_id, instance_id, events)
-    if audit is None:
-        rows = await (await sql.raw(conn)).fetch(_APPEND, *args)
-    else:
-        rows = await (await sql.raw(conn)).fetch(_APPEND_AUDITED, *args, *audit_store.written_args(audit))
+    args = append_args(organization_id, deployment_id, instance_id, events) + audit_store.written_args(audit)
+    rows = await (await sql.raw(conn)).fetch(_APPEND if audit is None else _APPEND_AUDITED, *args)
     return [to_event(r) for r in rows]
 
 
