@@ -115,13 +115,15 @@ class Proxy:
             except aiohttp.ClientConnectorError as exc:  # nothing was sent: any request may go elsewhere
                 self.table.refused(backend, time.monotonic() + self.settings.down_seconds)
                 last = exc
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            except TimeoutError:  # before the connection errors: aiohttp's read timeout is one of them too
+                return plain(504, f"the runtime instance of {host} did not answer in time")
+            except aiohttp.ClientConnectionError as exc:
+                # The connection broke once the request was (perhaps partly) sent: disconnected, reset, or a
+                # pooled keep-alive connection the dead backend had closed ("Cannot write to closing transport").
                 self.table.refused(backend, time.monotonic() + self.settings.down_seconds)
                 last = exc
                 if request.method not in IDEMPOTENT:
                     break
-            except TimeoutError:
-                return plain(504, f"the runtime instance of {host} did not answer in time")
         log.warning("router: no backend of %s answered: %s", host, last)
         return plain(502, f"no runtime instance of {host} answered")
 
